@@ -1,0 +1,6 @@
+//! Lambda: discovery documents and JWKS (`mcp_oauth::discovery`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    mcp_oauth::app::run_lambda(mcp_oauth::discovery::router).await
+}

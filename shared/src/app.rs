@@ -1,0 +1,66 @@
+//! What every handler shares ([`AppState`]), how it is built from configuration, and the two hosts
+//! that serve a function's router: Lambda ([`run_lambda`]) and a local listener (the dev server).
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::{Config, StoreConfig};
+use crate::keys::KeyRing;
+use crate::store::dynamo::DynamoStore;
+use crate::store::embedded::EmbeddedStore;
+use crate::store::{Store, StoreError};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub keys: KeyRing,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("cannot open the store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl AppState {
+    /// Wires configuration and a store together.
+    pub fn new(config: Config, store: Store) -> Self {
+        let keys = KeyRing::new(store.clone(), config.lifetimes.key_rotation, config.lifetimes.access_token);
+        AppState { config: Arc::new(config), store, keys }
+    }
+
+    /// Opens the configured backend. For DynamoDB nothing is called yet: the SDK connects lazily,
+    /// so a cold start pays no round trip here.
+    pub async fn from_config(config: Config, clock: Clock) -> Result<Self, StartError> {
+        let store = match &config.store {
+            StoreConfig::Embedded { path } => Store::new(EmbeddedStore::open(path, clock)?),
+            StoreConfig::Dynamo { prefix, endpoint } => {
+                Store::new(DynamoStore::connect(endpoint.as_deref(), prefix, clock).await)
+            }
+        };
+        Ok(AppState::new(config, store))
+    }
+}
+
+/// Starts logging: JSON lines in Lambda, readable text locally. `RUST_LOG` filters.
+pub fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = if json {
+        builder.json().flatten_event(true).with_current_span(false).without_time().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// The whole `main` of a Lambda function: configuration, logging, store, then serve `router`.
+pub async fn run_lambda(router: fn(AppState) -> axum::Router) -> Result<(), lambda_http::Error> {
+    let config = Config::from_env()?;
+    init_tracing(config.json_logs);
+    let state = AppState::from_config(config, Clock::system()).await?;
+    lambda_http::run(router(state)).await
+}

@@ -1,0 +1,257 @@
+//! Configuration from environment variables, read once at start-up.
+//!
+//! A missing or malformed value stops start-up with a [`ConfigError`] naming the variable and the
+//! form it expects. The README's configuration table lists every variable here.
+
+use std::path::PathBuf;
+
+use url::Url;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("configuration: {var} must be {expected}; got {got:?}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub expected: &'static str,
+    pub got: String,
+}
+
+/// Which storage backend to use.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreConfig {
+    /// redb file on local disk (the dev server's default).
+    Embedded { path: PathBuf },
+    /// DynamoDB; `endpoint` points at an emulator instead of AWS.
+    Dynamo { prefix: String, endpoint: Option<String> },
+}
+
+/// Token and session lifetimes, in seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lifetimes {
+    pub access_token: i64,
+    pub auth_code: i64,
+    /// How long an unused refresh token stays valid.
+    pub refresh_token: i64,
+    /// A grant's absolute lifetime, however often it is refreshed.
+    pub grant: i64,
+    pub session: i64,
+    /// How long a retried refresh still receives the successor it was already given.
+    pub refresh_grace: i64,
+    /// Age after which a new signing key takes over.
+    pub key_rotation: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The public base URL: the issuer, and the base of every endpoint. `None` only in Lambda,
+    /// where API Gateway's trusted `requestContext.domainName` stands in.
+    pub public_url: Option<Url>,
+    pub store: StoreConfig,
+    pub lifetimes: Lifetimes,
+    /// Browser origins allowed to call `/mcp` (requests with no `Origin` are always allowed).
+    pub allowed_origins: Vec<String>,
+    /// Shown to users in the protected resource metadata and on the consent page.
+    pub resource_name: String,
+    /// Client registrations allowed per source address per hour.
+    pub registrations_per_hour: u64,
+    /// Structured JSON logs (Lambda) or readable text (local).
+    pub json_logs: bool,
+}
+
+const DURATION: &str = "a duration in seconds, or with a unit: 90, 90s, 15m, 12h, 30d";
+
+/// Parses `90`, `90s`, `15m`, `12h`, `30d`.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: i64 = digits.parse().ok()?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(scale).filter(|v| *v > 0)
+}
+
+/// A public base URL: http(s), a host, no query or fragment, no trailing slash.
+pub fn parse_public_url(s: &str) -> Option<Url> {
+    let trimmed = s.trim().trim_end_matches('/');
+    let url = Url::parse(trimmed).ok()?;
+    let ok = matches!(url.scheme(), "http" | "https")
+        && url.host().is_some()
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    ok.then_some(url)
+}
+
+/// A base URL's text form without the trailing slash `Url` adds to an empty path.
+pub fn base_str(url: &Url) -> String {
+    url.as_str().trim_end_matches('/').to_owned()
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Config::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Reads configuration through `get`, so tests can supply their own variables.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let in_lambda = get("AWS_LAMBDA_FUNCTION_NAME").is_some();
+        let err = |var: &'static str, expected: &'static str, got: &str| ConfigError {
+            var,
+            expected,
+            got: got.to_owned(),
+        };
+        let duration = |var: &'static str, default: i64| -> Result<i64, ConfigError> {
+            match get(var) {
+                None => Ok(default),
+                Some(v) => parse_duration(&v).ok_or_else(|| err(var, DURATION, &v)),
+            }
+        };
+
+        let public_url = match get("PUBLIC_URL") {
+            Some(v) => Some(parse_public_url(&v).ok_or_else(|| {
+                err("PUBLIC_URL", "an http(s) URL with no query or fragment, e.g. https://mcp.example.com", &v)
+            })?),
+            None if in_lambda => None,
+            None => Some(Url::parse("http://localhost:3000").expect("constant URL")),
+        };
+
+        let store = match get("STORE").as_deref().unwrap_or("embedded") {
+            "embedded" if in_lambda => {
+                return Err(err("STORE", "dynamodb in Lambda (a Lambda's disk is neither shared nor durable)", "embedded"));
+            }
+            "embedded" => StoreConfig::Embedded {
+                path: get("STORE_PATH").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".data/mcp-oauth.redb")),
+            },
+            "dynamodb" => StoreConfig::Dynamo {
+                prefix: get("TABLE_PREFIX").unwrap_or_else(|| "mcp-oauth-".to_owned()),
+                endpoint: match get("DYNAMODB_ENDPOINT") {
+                    Some(v) if parse_public_url(&v).is_none() => {
+                        return Err(err("DYNAMODB_ENDPOINT", "an http(s) URL such as http://127.0.0.1:8000", &v));
+                    }
+                    other => other,
+                },
+            },
+            other => return Err(err("STORE", "embedded or dynamodb", other)),
+        };
+
+        let lifetimes = Lifetimes {
+            access_token: duration("ACCESS_TOKEN_TTL", 3600)?,
+            auth_code: duration("AUTH_CODE_TTL", 60)?,
+            refresh_token: duration("REFRESH_TOKEN_TTL", 30 * 86_400)?,
+            grant: duration("GRANT_TTL", 90 * 86_400)?,
+            session: duration("SESSION_TTL", 86_400)?,
+            refresh_grace: duration("REFRESH_GRACE", 30)?,
+            key_rotation: duration("KEY_ROTATION_AGE", 30 * 86_400)?,
+        };
+
+        let allowed_origins = match get("ALLOWED_ORIGINS") {
+            None => Vec::new(),
+            Some(v) => v
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(|o| {
+                    parse_public_url(o)
+                        .filter(|u| u.path() == "/")
+                        .map(|u| u.origin().ascii_serialization())
+                        .ok_or_else(|| {
+                            err("ALLOWED_ORIGINS", "comma-separated origins such as https://app.example.com", o)
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+
+        let registrations_per_hour = match get("REGISTRATIONS_PER_HOUR") {
+            None => 20,
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| err("REGISTRATIONS_PER_HOUR", "a positive whole number", &v))?,
+        };
+
+        let json_logs = match get("LOG_FORMAT").as_deref() {
+            None => in_lambda,
+            Some("json") => true,
+            Some("text") => false,
+            Some(other) => return Err(err("LOG_FORMAT", "json or text", other)),
+        };
+
+        Ok(Config {
+            public_url,
+            store,
+            lifetimes,
+            allowed_origins,
+            resource_name: get("RESOURCE_NAME").unwrap_or_else(|| "MCP server".to_owned()),
+            registrations_per_hour,
+            json_logs,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn defaults_serve_localhost_on_the_embedded_store() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.public_url.unwrap().as_str(), "http://localhost:3000/");
+        assert!(matches!(c.store, StoreConfig::Embedded { .. }));
+        assert_eq!(c.lifetimes.auth_code, 60);
+        assert_eq!(c.lifetimes.refresh_grace, 30);
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable_and_expected_form() {
+        let e = with(&[("ACCESS_TOKEN_TTL", "soon")]).unwrap_err();
+        assert_eq!(e.var, "ACCESS_TOKEN_TTL");
+        assert!(e.to_string().contains("duration"), "{e}");
+        assert_eq!(with(&[("PUBLIC_URL", "ftp://x")]).unwrap_err().var, "PUBLIC_URL");
+        assert_eq!(with(&[("PUBLIC_URL", "https://x/?a=b")]).unwrap_err().var, "PUBLIC_URL");
+        assert_eq!(with(&[("STORE", "postgres")]).unwrap_err().var, "STORE");
+        assert_eq!(with(&[("ALLOWED_ORIGINS", "https://a.example/path")]).unwrap_err().var, "ALLOWED_ORIGINS");
+        assert_eq!(with(&[("REGISTRATIONS_PER_HOUR", "0")]).unwrap_err().var, "REGISTRATIONS_PER_HOUR");
+    }
+
+    #[test]
+    fn lambda_refuses_the_embedded_store_and_may_omit_the_public_url() {
+        let e = with(&[("AWS_LAMBDA_FUNCTION_NAME", "f")]).unwrap_err();
+        assert_eq!(e.var, "STORE");
+        let c = with(&[("AWS_LAMBDA_FUNCTION_NAME", "f"), ("STORE", "dynamodb")]).unwrap();
+        assert_eq!(c.public_url, None);
+        assert!(c.json_logs);
+    }
+
+    #[test]
+    fn durations_accept_units() {
+        assert_eq!(parse_duration("90"), Some(90));
+        assert_eq!(parse_duration("15m"), Some(900));
+        assert_eq!(parse_duration("2h"), Some(7200));
+        assert_eq!(parse_duration("30d"), Some(2_592_000));
+        assert_eq!(parse_duration("0"), None);
+        assert_eq!(parse_duration("5w"), None);
+    }
+
+    #[test]
+    fn public_url_drops_the_trailing_slash() {
+        let u = parse_public_url("https://mcp.example.com/").unwrap();
+        assert_eq!(base_str(&u), "https://mcp.example.com");
+        let u = parse_public_url("https://example.com/tenant/").unwrap();
+        assert_eq!(base_str(&u), "https://example.com/tenant");
+    }
+}

@@ -1,0 +1,77 @@
+//! The discovery function: protected resource metadata (RFC 9728), authorization server metadata
+//! (RFC 8414, also served as `openid-configuration`), and the JWKS.
+//!
+//! The documents advertise only endpoints that exist. They are public and fetched by browser-based
+//! clients, so they allow any origin and may be cached briefly.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use http::{HeaderValue, Method, header};
+use serde_json::{Value, json};
+use tower_http::cors::{Any, CorsLayer};
+
+use crate::app::AppState;
+use crate::http::{ApiError, with_fallbacks};
+use crate::scopes;
+use crate::urls::{self, Urls};
+
+/// Metadata changes only on deploy; JWKS on rotation, which keeps old keys published meanwhile.
+const CACHE: &str = "public, max-age=300";
+
+pub fn protected_resource_metadata(urls: &Urls, resource_name: &str) -> Value {
+    json!({
+        "resource": urls.mcp(),
+        "authorization_servers": [urls.issuer()],
+        "scopes_supported": scopes::resource_scopes(),
+        "bearer_methods_supported": ["header"],
+        "resource_name": resource_name,
+    })
+}
+
+pub fn authorization_server_metadata(urls: &Urls) -> Value {
+    json!({
+        "issuer": urls.issuer(),
+        "authorization_endpoint": urls.authorize(),
+        "token_endpoint": urls.token(),
+        "jwks_uri": urls.jwks(),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        "scopes_supported": scopes::server_scopes(),
+        "authorization_response_iss_parameter_supported": true,
+    })
+}
+
+fn cached(body: Value) -> Response {
+    let mut res = Json(body).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE));
+    res
+}
+
+async fn prm(State(state): State<AppState>, urls: Urls) -> Response {
+    cached(protected_resource_metadata(&urls, &state.config.resource_name))
+}
+
+async fn as_metadata(urls: Urls) -> Response {
+    cached(authorization_server_metadata(&urls))
+}
+
+async fn jwks(State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(cached(state.keys.jwks().await?))
+}
+
+pub fn router(state: AppState) -> Router {
+    let cors = CorsLayer::new().allow_origin(Any).allow_methods([Method::GET]);
+    let routes = Router::new()
+        .route(urls::PRM_PATH, get(prm))
+        .route(&format!("{}{}", urls::PRM_PATH, urls::MCP_PATH), get(prm))
+        .route(urls::AS_METADATA_PATH, get(as_metadata))
+        .route(urls::OPENID_CONFIGURATION_PATH, get(as_metadata))
+        .route(urls::JWKS_PATH, get(jwks))
+        .layer(cors);
+    with_fallbacks(routes).with_state(state)
+}

@@ -1,0 +1,82 @@
+//! HTTP plumbing shared by every function: the JSON error type, fallbacks for unknown paths and
+//! methods, and the response headers every answer carries.
+//!
+//! Not for: OAuth-specific error codes of one endpoint; those build on [`ApiError`] in their module.
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde_json::json;
+
+use crate::store::StoreError;
+
+/// An error answered as `{"error": …, "error_description": …}` (the RFC 6749 §5.2 shape).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub description: String,
+    /// Extra headers, such as `WWW-Authenticate` or `Retry-After`.
+    pub headers: Vec<(header::HeaderName, String)>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        ApiError { status, error, description: description.into(), headers: Vec::new() }
+    }
+
+    pub fn with_header(mut self, name: header::HeaderName, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn not_found() -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+    }
+
+    pub fn unavailable(description: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", description)
+            .with_header(header::RETRY_AFTER, "1")
+    }
+
+    pub fn bad_request(error: &'static str, description: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, error, description)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        // The cause goes to the log, not to the client.
+        tracing::error!(error = %e, "store call failed");
+        ApiError::unavailable("storage is unavailable; try again shortly")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut res = (self.status, Json(json!({"error": self.error, "error_description": self.description})))
+            .into_response();
+        for (name, value) in self.headers {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                res.headers_mut().append(name, v);
+            }
+        }
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res
+    }
+}
+
+/// Unknown path: 404 JSON.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found()
+}
+
+/// Known path, wrong method: 405 JSON. Axum adds the `Allow` header.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method")
+}
+
+/// Adds the 404 and 405 fallbacks to a function's router.
+pub fn with_fallbacks<S: Clone + Send + Sync + 'static>(router: axum::Router<S>) -> axum::Router<S> {
+    router.fallback(not_found).method_not_allowed_fallback(method_not_allowed)
+}

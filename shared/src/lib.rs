@@ -1,0 +1,16 @@
+//! mcp-oauth: a remote MCP server and the OAuth 2.1 authorization server that protects it.
+//!
+//! Every function's logic lives here as an axum router built from an [`app::AppState`]; the
+//! binaries in `functions/` only host one router each in Lambda, and `infra/devserver` hosts all
+//! of them on one local port.
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod discovery;
+pub mod http;
+pub mod keys;
+pub mod scopes;
+pub mod store;
+pub mod urls;
