@@ -57,10 +57,15 @@ pub fn init_tracing(json: bool) {
     };
 }
 
-/// The whole `main` of a Lambda function: configuration, logging, store, then serve `router`.
-pub async fn run_lambda(router: fn(AppState) -> axum::Router) -> Result<(), lambda_http::Error> {
+/// A function's routes as its Lambda serves them: with the 404 and 405 fallbacks.
+pub fn function(routes: fn(AppState) -> axum::Router, state: AppState) -> axum::Router {
+    crate::http::with_fallbacks(routes(state))
+}
+
+/// The whole `main` of a Lambda function: configuration, logging, store, then serve `routes`.
+pub async fn run_lambda(routes: fn(AppState) -> axum::Router) -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     init_tracing(config.json_logs);
     let state = AppState::from_config(config, Clock::system()).await?;
-    lambda_http::run(router(state)).await
+    lambda_http::run(function(routes, state)).await
 }

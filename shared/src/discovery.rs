@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::app::AppState;
-use crate::http::{ApiError, with_fallbacks};
+use crate::http::ApiError;
 use crate::scopes;
 use crate::urls::{self, Urls};
 
@@ -64,7 +64,8 @@ async fn jwks(State(state): State<AppState>) -> Result<Response, ApiError> {
     Ok(cached(state.keys.jwks().await?))
 }
 
-pub fn router(state: AppState) -> Router {
+/// The discovery function's routes (no fallbacks: the host adds those).
+pub fn routes(state: AppState) -> Router {
     let cors = CorsLayer::new().allow_origin(Any).allow_methods([Method::GET]);
     let routes = Router::new()
         .route(urls::PRM_PATH, get(prm))
@@ -73,5 +74,5 @@ pub fn router(state: AppState) -> Router {
         .route(urls::OPENID_CONFIGURATION_PATH, get(as_metadata))
         .route(urls::JWKS_PATH, get(jwks))
         .layer(cors);
-    with_fallbacks(routes).with_state(state)
+    routes.with_state(state)
 }

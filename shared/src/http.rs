@@ -76,7 +76,25 @@ pub async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method")
 }
 
-/// Adds the 404 and 405 fallbacks to a function's router.
-pub fn with_fallbacks<S: Clone + Send + Sync + 'static>(router: axum::Router<S>) -> axum::Router<S> {
+/// Adds the 404 and 405 fallbacks to a router: once, on the outermost router that a host serves
+/// (axum refuses to merge two routers that both have fallbacks).
+pub fn with_fallbacks(router: axum::Router) -> axum::Router {
     router.fallback(not_found).method_not_allowed_fallback(method_not_allowed)
+}
+
+/// The caller's address, from a source that the caller cannot forge: API Gateway's
+/// `requestContext` in Lambda, the TCP peer in the dev server. `X-Forwarded-For` is never read.
+pub fn client_ip(parts: &http::request::Parts) -> Option<std::net::IpAddr> {
+    use lambda_http::request::RequestContext;
+    match parts.extensions.get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(c)) => return c.http.source_ip.as_deref().and_then(|ip| ip.parse().ok()),
+        Some(RequestContext::ApiGatewayV1(c)) => {
+            return c.identity.source_ip.as_deref().and_then(|ip| ip.parse().ok());
+        }
+        _ => {}
+    }
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
 }

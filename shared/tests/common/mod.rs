@@ -1,0 +1,110 @@
+//! Test fixtures: a fresh store on either backend.
+//!
+//! DynamoDB tests run against the emulator whose URL is in `DYNAMODB_TEST_ENDPOINT`; the test
+//! command (`infra/scripts/test.sh`) starts moto and sets it. Each store gets its own table
+//! prefix, so tests run in parallel on one emulator without seeing each other's items.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use mcp_oauth::clock::Clock;
+use mcp_oauth::store::Store;
+use mcp_oauth::store::bootstrap::create_tables;
+use mcp_oauth::store::dynamo::DynamoStore;
+use mcp_oauth::store::embedded::EmbeddedStore;
+
+/// A store on the embedded backend in a temporary directory (deleted when the guard drops).
+pub fn embedded() -> (Store, Clock, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = Clock::system();
+    let store = Store::new(EmbeddedStore::open(&dir.path().join("store.redb"), clock.clone()).expect("open redb"));
+    (store, clock, dir)
+}
+
+pub fn dynamo_endpoint() -> String {
+    std::env::var("DYNAMODB_TEST_ENDPOINT").expect(
+        "DYNAMODB_TEST_ENDPOINT is unset: run the tests with infra/scripts/test.sh, which starts a DynamoDB emulator",
+    )
+}
+
+/// A fresh table prefix, unique within this process and across processes.
+pub fn unique_prefix() -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!("t{}-{}-", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A store on the DynamoDB backend, with every table of template.yaml created under a new prefix.
+pub async fn dynamo() -> (Store, Clock, ()) {
+    let clock = Clock::system();
+    let prefix = unique_prefix();
+    let backend = DynamoStore::connect(Some(&dynamo_endpoint()), &prefix, clock.clone()).await;
+    create_tables(backend.client(), &prefix).await.expect("create tables on the emulator");
+    (Store::new(backend), clock, ())
+}
+
+use axum::Router;
+use axum::body::Body;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use mcp_oauth::app::AppState;
+use mcp_oauth::config::Config;
+use tower::ServiceExt;
+
+/// The default configuration (issuer `http://localhost:3000`), with `vars` overriding.
+pub fn config_with(vars: &[(&str, &str)]) -> Config {
+    let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Config::from_lookup(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).expect("test config")
+}
+
+pub fn state(store: Store) -> AppState {
+    AppState::new(config_with(&[]), store)
+}
+
+/// A response, fully read.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Sends one request through a router in process.
+pub async fn send(router: &Router, req: Request<Body>) -> Reply {
+    let res = router.clone().oneshot(req).await.expect("router is infallible");
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = res.into_body().collect().await.expect("body").to_bytes().to_vec();
+    Reply { status, headers, body }
+}
+
+pub fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
+}
+
+/// A form POST (`application/x-www-form-urlencoded`) of `fields`.
+pub fn post_form(uri: &str, fields: &[(&str, &str)]) -> Request<Body> {
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+    Request::post(uri)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+pub fn post_json(uri: &str, body: &serde_json::Value) -> Request<Body> {
+    Request::post(uri)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
