@@ -1,0 +1,385 @@
+//! The authorization endpoint's handlers: `GET /oauth/authorize` starts (or resumes) a request;
+//! `POST /oauth/authorize` receives the sign-in, sign-up and consent forms; `POST /oauth/logout`
+//! signs out from the consent screen.
+//!
+//! A request with a live session and remembered consent costs three store calls: client and
+//! session in one batch read, the consent, and the new code.
+
+use axum::Router;
+use axum::extract::{RawQuery, Request, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+
+use super::consent;
+use super::reply;
+use super::request::{self, AuthorizeRequest, PageError, RedirectError};
+use crate::accounts::{password, sessions, users};
+use crate::app::AppState;
+use crate::clients::{self, Client};
+use crate::crypto::{ct_eq, random_token};
+use crate::form::{self, Params};
+use crate::http::{ApiError, ClientIp};
+use crate::pages;
+use crate::scopes;
+use crate::store::Table;
+use crate::tokens::codes::{self, AuthCode};
+use crate::urls::{self, Urls};
+
+pub const LOGOUT_PATH: &str = "/oauth/logout";
+/// Double-submit cookie for the sign-in forms, which are posted before any session exists.
+const LOGIN_CSRF_COOKIE: &str = "__Host-csrf";
+
+/// Everything a step of the flow needs to know about the current request.
+struct Ctx {
+    state: AppState,
+    urls: Urls,
+    params: Params,
+    headers: HeaderMap,
+    /// Cookies to set on whatever response this step produces.
+    set_cookies: Vec<String>,
+    /// A POST answers redirects with 303 so the browser follows with GET.
+    from_post: bool,
+}
+
+impl Ctx {
+    fn redirect_status(&self) -> StatusCode {
+        if self.from_post { StatusCode::SEE_OTHER } else { StatusCode::FOUND }
+    }
+
+    fn finish(&self, mut res: Response) -> Response {
+        for c in &self.set_cookies {
+            if let Ok(v) = HeaderValue::from_str(c) {
+                res.headers_mut().append(header::SET_COOKIE, v);
+            }
+        }
+        res
+    }
+
+    fn hidden(&self) -> Vec<(&'static str, String)> {
+        request::hidden(&self.params)
+    }
+
+    /// The login CSRF value: the browser's cookie, or a new one set with this response.
+    fn login_csrf(&mut self) -> String {
+        if let Some(v) = cookie(&self.headers, LOGIN_CSRF_COOKIE) {
+            return v;
+        }
+        let v = random_token();
+        self.set_cookies.push(format!("{LOGIN_CSRF_COOKIE}={v}; Path=/; Secure; HttpOnly; SameSite=Lax"));
+        v
+    }
+}
+
+/// A cookie's value from the request's `Cookie` headers.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+}
+
+fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+    pages::html(status, pages::error(title, message))
+}
+
+/// An internal failure (the store, mostly) as a page: the browser is a person, not a client.
+fn failure_page(e: ApiError) -> Response {
+    error_page(e.status, "Something went wrong", &e.description)
+}
+
+/// Reads the client and the session in one store call.
+async fn lookup(state: &AppState, params: &Params, headers: &HeaderMap) -> Result<(Option<Client>, Option<(String, sessions::Session)>), ApiError> {
+    let cookie_value = sessions::cookie_value(headers);
+    let mut keys = Vec::new();
+    if let Some(id) = params.get("client_id") {
+        keys.push((Table::Clients, clients::key(id)));
+    }
+    if let Some(v) = &cookie_value {
+        keys.push((Table::Sessions, sessions::key(v)));
+    }
+    if keys.is_empty() {
+        return Ok((None, None));
+    }
+    let mut client = None;
+    let mut session = None;
+    for (table, item) in state.store.get_many(&keys).await? {
+        match table {
+            Table::Clients => client = Some(clients::from_item(&item)?),
+            Table::Sessions => session = cookie_value.clone().map(|v| sessions::from_item(&item).map(|s| (v, s))).transpose()?,
+            _ => {}
+        }
+    }
+    Ok((client, session))
+}
+
+/// Identifies the client and validates the request; the error is the response to send.
+fn understand(ctx: &Ctx, client: Option<&Client>) -> Result<(Client, AuthorizeRequest), Response> {
+    let redirect_uri = request::identify(&ctx.params, client).map_err(|PageError { title, message }| {
+        ctx.finish(error_page(StatusCode::BAD_REQUEST, title, &message))
+    })?;
+    let client = client.cloned().ok_or_else(|| error_page(StatusCode::BAD_REQUEST, "Unknown application", ""))?;
+    match request::validate(&ctx.params, &client, redirect_uri.clone(), &ctx.urls) {
+        Ok(req) => Ok((client, req)),
+        Err(RedirectError { error, description }) => {
+            let state = ctx.params.get("state");
+            Err(ctx.finish(reply::error(&redirect_uri, error, &description, state, ctx.urls.issuer(), ctx.redirect_status())))
+        }
+    }
+}
+
+fn refuse(ctx: &Ctx, req: &AuthorizeRequest, error: &str, description: &str) -> Response {
+    ctx.finish(reply::error(&req.redirect_uri, error, description, req.state.as_deref(), ctx.urls.issuer(), ctx.redirect_status()))
+}
+
+fn login_page(ctx: &mut Ctx, client: &Client, email: &str, error: Option<&str>, status: StatusCode) -> Response {
+    let csrf = ctx.login_csrf();
+    let hidden = ctx.hidden();
+    let hidden: Vec<(&str, &str)> = hidden.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let page = pages::login(&pages::LoginPage {
+        action: urls::AUTHORIZE_PATH,
+        hidden: &hidden,
+        client_name: client.display_name(),
+        email,
+        error,
+        signup_available: true,
+        providers: &[],
+        csrf: &csrf,
+    });
+    ctx.finish(pages::html(status, page))
+}
+
+fn signup_page(ctx: &mut Ctx, client: &Client, email: &str, error: Option<&str>, status: StatusCode) -> Response {
+    let csrf = ctx.login_csrf();
+    let hidden = ctx.hidden();
+    let hidden: Vec<(&str, &str)> = hidden.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let page = pages::signup(&pages::SignupPage {
+        action: urls::AUTHORIZE_PATH,
+        hidden: &hidden,
+        client_name: client.display_name(),
+        email,
+        error,
+        password_rules: password::RULES,
+        csrf: &csrf,
+    });
+    ctx.finish(pages::html(status, page))
+}
+
+async fn consent_page(ctx: &Ctx, client: &Client, req: &AuthorizeRequest, session: &sessions::Session) -> Result<Response, ApiError> {
+    let user = users::get(&ctx.state.store, &session.user_id).await?;
+    let email = user.map(|u| u.email).unwrap_or_default();
+    let redirect_host = url::Url::parse(&req.redirect_uri)
+        .ok()
+        .map(|u| u.host_str().map(str::to_owned).unwrap_or_else(|| format!("{}:", u.scheme())))
+        .unwrap_or_default();
+    let hidden = ctx.hidden();
+    let mut hidden: Vec<(&str, &str)> = hidden.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let logout_csrf = consent::logout_token(&session.csrf_secret);
+    hidden.push(("logout_csrf", &logout_csrf));
+    let csrf = consent::csrf_token(&session.csrf_secret, req);
+    let described = scopes::describe(&req.scope);
+    let page = pages::consent(&pages::ConsentPage {
+        action: urls::AUTHORIZE_PATH,
+        hidden: &hidden,
+        client_name: client.display_name(),
+        redirect_host: &redirect_host,
+        user_email: &email,
+        logout_action: LOGOUT_PATH,
+        scopes: &described,
+        offline_access: req.scope.iter().any(|s| s == scopes::OFFLINE_ACCESS),
+        csrf: &csrf,
+    });
+    Ok(ctx.finish(pages::html(StatusCode::OK, page)))
+}
+
+/// Issues a code for the user and sends the browser back to the client.
+async fn grant(ctx: &Ctx, req: &AuthorizeRequest, session: &sessions::Session) -> Result<Response, ApiError> {
+    let record = AuthCode {
+        user_id: session.user_id.clone(),
+        client_id: req.client_id.clone(),
+        redirect_uri: req.redirect_uri.clone(),
+        scope: req.scope.clone(),
+        resource: req.resource.clone(),
+        auth_time: session.auth_time,
+    };
+    let code = codes::issue(&ctx.state.store, &record, &req.code_challenge, ctx.state.config.lifetimes.auth_code).await?;
+    Ok(ctx.finish(reply::success(&req.redirect_uri, &code, req.state.as_deref(), ctx.urls.issuer(), ctx.redirect_status())))
+}
+
+/// With a signed-in user: skip consent if remembered, else ask (or refuse, under prompt=none).
+async fn after_sign_in(ctx: &Ctx, client: &Client, req: &AuthorizeRequest, session: &sessions::Session) -> Result<Response, ApiError> {
+    if !req.prompt.consent {
+        let remembered = consent::find(&ctx.state.store, &session.user_id, req).await?;
+        if consent::covers(remembered.as_ref(), req)? {
+            return grant(ctx, req, session).await;
+        }
+        if req.prompt.none {
+            return Ok(refuse(ctx, req, "consent_required", "the user has not approved this application"));
+        }
+    }
+    consent_page(ctx, client, req, session).await
+}
+
+async fn authorize_get(State(state): State<AppState>, urls: Urls, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    let params = match Params::parse(query.unwrap_or_default().as_bytes()) {
+        Ok(p) => p,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, "This sign-in link is not valid", &e.description),
+    };
+    let mut ctx = Ctx { state, urls, params, headers, set_cookies: Vec::new(), from_post: false };
+    let (client, session) = match lookup(&ctx.state, &ctx.params, &ctx.headers).await {
+        Ok(found) => found,
+        Err(e) => return failure_page(e),
+    };
+    let (client, req) = match understand(&ctx, client.as_ref()) {
+        Ok(ok) => ok,
+        Err(res) => return res,
+    };
+    // prompt=login asks for a fresh sign-in even when a session exists.
+    match session.filter(|_| !req.prompt.login) {
+        Some((_, session)) => after_sign_in(&ctx, &client, &req, &session).await.unwrap_or_else(failure_page),
+        None if req.prompt.none => refuse(&ctx, &req, "login_required", "the user is not signed in"),
+        None => login_page(&mut ctx, &client, "", None, StatusCode::OK),
+    }
+}
+
+/// Reads a form body for the HTML endpoints, answering an error page rather than JSON.
+async fn read_form(req: Request) -> Result<(HeaderMap, Params), Response> {
+    let headers = req.headers().clone();
+    if !form::content_type_is(&headers, "application/x-www-form-urlencoded") {
+        return Err(error_page(StatusCode::UNSUPPORTED_MEDIA_TYPE, "This form could not be read", "Expected a form submission."));
+    }
+    let body = form::read_body(req).await.map_err(|e| error_page(e.status, "This form could not be read", &e.description))?;
+    let params = Params::parse(&body).map_err(|e| error_page(StatusCode::BAD_REQUEST, "This form could not be read", &e.description))?;
+    Ok((headers, params))
+}
+
+/// Starts a session for a user who just signed in or up, then carries on with the request.
+async fn signed_in(ctx: &mut Ctx, client: &Client, req: &AuthorizeRequest, user_id: &str) -> Result<Response, ApiError> {
+    let ttl = ctx.state.config.lifetimes.session;
+    let (cookie_value, session) = sessions::create(&ctx.state.store, user_id, ttl).await?;
+    ctx.set_cookies.push(sessions::set_cookie(&cookie_value, ttl));
+    after_sign_in(ctx, client, req, &session).await
+}
+
+async fn authorize_post(State(state): State<AppState>, urls: Urls, ClientIp(ip): ClientIp, req: Request) -> Response {
+    let (headers, params) = match read_form(req).await {
+        Ok(ok) => ok,
+        Err(res) => return res,
+    };
+    let mut ctx = Ctx { state, urls, params, headers, set_cookies: Vec::new(), from_post: true };
+    let (client, session) = match lookup(&ctx.state, &ctx.params, &ctx.headers).await {
+        Ok(found) => found,
+        Err(e) => return failure_page(e),
+    };
+    let (client, req) = match understand(&ctx, client.as_ref()) {
+        Ok(ok) => ok,
+        Err(res) => return res,
+    };
+    let email = ctx.params.get("email").unwrap_or_default().to_owned();
+    let action = ctx.params.get("action").unwrap_or_default().to_owned();
+    let result = match action.as_str() {
+        "show_signup" => Ok(signup_page(&mut ctx, &client, &email, None, StatusCode::OK)),
+        "show_login" => Ok(login_page(&mut ctx, &client, &email, None, StatusCode::OK)),
+        "login" | "signup" => {
+            // Login CSRF: the form must echo the cookie this browser was given with the form.
+            let expected = cookie(&ctx.headers, LOGIN_CSRF_COOKIE);
+            let fresh = matches!((&expected, ctx.params.get("csrf")), (Some(e), Some(p)) if ct_eq(e, p));
+            if !fresh {
+                let msg = Some("This form expired. Please try again.");
+                return if action == "login" {
+                    login_page(&mut ctx, &client, &email, msg, StatusCode::FORBIDDEN)
+                } else {
+                    signup_page(&mut ctx, &client, &email, msg, StatusCode::FORBIDDEN)
+                };
+            }
+            let password = ctx.params.get("password").unwrap_or_default().to_owned();
+            if action == "login" {
+                match users::log_in(&ctx.state.store, &email, &password, ip).await {
+                    Ok(user) => signed_in(&mut ctx, &client, &req, &user.id).await,
+                    Err(users::LoginError::Invalid) => {
+                        Ok(login_page(&mut ctx, &client, &email, Some("Wrong email or password."), StatusCode::UNAUTHORIZED))
+                    }
+                    Err(users::LoginError::Throttled { retry_after }) => {
+                        let msg = format!("Too many failed attempts. Try again in {} minutes.", (retry_after + 59) / 60);
+                        Ok(login_page(&mut ctx, &client, &email, Some(&msg), StatusCode::TOO_MANY_REQUESTS))
+                    }
+                    Err(users::LoginError::Store(e)) => Err(e.into()),
+                }
+            } else {
+                match users::sign_up(&ctx.state.store, &email, &password).await {
+                    Ok(user) => signed_in(&mut ctx, &client, &req, &user.id).await,
+                    Err(users::SignupError::Store(e)) => Err(e.into()),
+                    Err(e) => Ok(signup_page(&mut ctx, &client, &email, Some(&e.to_string()), StatusCode::BAD_REQUEST)),
+                }
+            }
+        }
+        "approve" | "deny" => match session {
+            None => Ok(login_page(&mut ctx, &client, "", Some("Please sign in to continue."), StatusCode::UNAUTHORIZED)),
+            Some((_, session)) => {
+                // The token is bound to this session and to this exact request.
+                if !consent::csrf_valid(&session.csrf_secret, &req, ctx.params.get("csrf")) {
+                    return error_page(
+                        StatusCode::FORBIDDEN,
+                        "This form expired",
+                        "The approval could not be verified. Go back to the application and start again.",
+                    );
+                }
+                if action == "deny" {
+                    tracing::info!(event = "consent_denied", client_id = %req.client_id, user_id = %session.user_id);
+                    Ok(refuse(&ctx, &req, "access_denied", "the user denied the request"))
+                } else {
+                    match consent::remember(&ctx.state.store, &session.user_id, &req).await {
+                        Ok(()) => grant(&ctx, &req, &session).await,
+                        Err(e) => Err(e.into()),
+                    }
+                }
+            }
+        },
+        _ => Ok(error_page(StatusCode::BAD_REQUEST, "This form could not be read", "Unknown action.")),
+    };
+    result.unwrap_or_else(failure_page)
+}
+
+/// Signs out, then shows the sign-in page for the same pending request.
+async fn logout(State(state): State<AppState>, req: Request) -> Response {
+    let (headers, params) = match read_form(req).await {
+        Ok(ok) => ok,
+        Err(res) => return res,
+    };
+    if let Some(cookie_value) = sessions::cookie_value(&headers) {
+        let session = match sessions::get(&state.store, &cookie_value).await {
+            Ok(s) => s,
+            Err(e) => return failure_page(e.into()),
+        };
+        if let Some(session) = session {
+            // Only a form this session rendered may end it.
+            let expected = consent::logout_token(&session.csrf_secret);
+            if !params.get("logout_csrf").is_some_and(|p| ct_eq(p, &expected)) {
+                return error_page(StatusCode::FORBIDDEN, "This form expired", "Sign-out could not be verified.");
+            }
+            if let Err(e) = sessions::delete(&state.store, &cookie_value).await {
+                return failure_page(e.into());
+            }
+        }
+    }
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(request::hidden(&params).iter().map(|(k, v)| (*k, v.as_str())))
+        .finish();
+    let mut res = reply::redirect(&format!("{}?{query}", urls::AUTHORIZE_PATH), StatusCode::SEE_OTHER);
+    if let Ok(v) = HeaderValue::from_str(&sessions::clear_cookie()) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+pub fn routes(state: AppState) -> Router {
+    Router::new()
+        .route(urls::AUTHORIZE_PATH, get(authorize_get).post(authorize_post))
+        .route(LOGOUT_PATH, post(logout))
+        .with_state(state)
+}

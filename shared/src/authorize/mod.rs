@@ -1,0 +1,18 @@
+//! The authorization endpoint (`/oauth/authorize`): validates the request, signs the user in
+//! (or up), asks for consent, and sends the browser back with a code.
+//!
+//! - `request`: parsing and validating an authorization request, in two steps, because errors
+//!   before the client and `redirect_uri` are verified must never redirect.
+//! - `reply`: the redirects back to the client (`code`/`error`, with `state` and `iss`).
+//! - `consent`: remembered consent and the CSRF tokens of the consent form.
+//! - `flow`: the handlers tying it together.
+//!
+//! The pending request travels through the login, sign-up and consent forms as hidden fields and
+//! is validated again on every POST, so nothing about it is trusted from the browser.
+
+pub mod consent;
+pub mod flow;
+pub mod reply;
+pub mod request;
+
+pub use flow::routes;

@@ -1,0 +1,38 @@
+//! The revocation endpoint (`POST /api/oauth/revoke`, RFC 7009).
+//!
+//! Revoking a refresh token revokes its whole grant. Access tokens are short-lived JWTs checked
+//! without a store read, so they cannot be withdrawn one by one; they lapse at `exp`. An unknown
+//! or already revoked token still gets 200, as RFC 7009 §2.2 requires, so the answer reveals
+//! nothing about which tokens exist.
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::routing::post;
+use http::{HeaderMap, StatusCode, header};
+
+use crate::app::AppState;
+use crate::clients;
+use crate::crypto::ct_eq;
+use crate::form::Form;
+use crate::http::ApiError;
+use crate::token_endpoint::cors;
+use crate::tokens::grants;
+use crate::urls;
+
+async fn revoke(State(state): State<AppState>, headers: HeaderMap, Form(p): Form) -> Result<impl IntoResponse, ApiError> {
+    let token = p.require("token")?;
+    let creds = clients::credentials(&headers, p.get("client_id"), p.get("client_secret"))?;
+    let client = clients::authenticate(&state.store, &creds).await?;
+    if let Some((id, grant)) = grants::find_by_token(&state.store, token).await? {
+        // Only the client the grant was issued to may revoke it (RFC 7009 §2.1).
+        if ct_eq(&grant.client_id, &client.client_id) {
+            grants::revoke(&state.store, &id, "revoked_by_client").await?;
+        }
+    }
+    Ok((StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]))
+}
+
+pub fn routes(state: AppState) -> Router {
+    Router::new().route(urls::REVOKE_PATH, post(revoke)).layer(cors()).with_state(state)
+}

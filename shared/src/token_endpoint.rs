@@ -1,0 +1,162 @@
+//! The token endpoint (`POST /api/oauth/token`): the authorization-code grant with PKCE, and the
+//! refresh-token grant with rotation.
+//!
+//! Each grant makes at most three store calls: authenticate the client, redeem the code or read
+//! the grant, then create or rotate the grant. Errors follow RFC 6749 §5.2.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use serde_json::json;
+use tower_http::cors::{Any, CorsLayer};
+
+use crate::app::AppState;
+use crate::clients::{self, Client};
+use crate::form::{Form, Params};
+use crate::http::ApiError;
+use crate::resource;
+use crate::scopes;
+use crate::tokens::access::{self, AccessGrant};
+use crate::tokens::codes::{self, Redeemed};
+use crate::tokens::grants::{self, Grant, NewGrant, Refreshed};
+use crate::tokens::pkce;
+use crate::urls::{self, Urls};
+
+fn invalid_grant(description: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_grant", description)
+}
+
+/// Refuses a grant type the client did not register for.
+fn check_grant_type(client: &Client, grant_type: &str) -> Result<(), ApiError> {
+    let allowed = match client.metadata.get("grant_types").and_then(|g| g.as_array()) {
+        Some(types) => types.iter().any(|t| t.as_str() == Some(grant_type)),
+        None => true,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "unauthorized_client",
+            format!("this client is not registered for the {grant_type} grant"),
+        ))
+    }
+}
+
+/// The token response, with the headers RFC 6749 §5.1 requires.
+async fn issue(state: &AppState, urls: &Urls, grant: &Grant, scope: &[String], refresh_token: &str) -> Result<Response, ApiError> {
+    let now = state.store.clock().now();
+    let ttl = state.config.lifetimes.access_token;
+    let who = AccessGrant {
+        issuer: urls.issuer(),
+        user_id: &grant.user_id,
+        client_id: &grant.client_id,
+        resource: &grant.resource,
+        scope,
+    };
+    let (jwt, _) = access::mint(&state.keys, &who, now, ttl).await?;
+    let body = json!({
+        "access_token": jwt,
+        "token_type": "Bearer",
+        "expires_in": ttl,
+        "refresh_token": refresh_token,
+        "scope": scope.join(" "),
+    });
+    let mut res = (StatusCode::OK, Json(body)).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    Ok(res)
+}
+
+async fn authorization_code(state: &AppState, urls: &Urls, client: Client, p: &Params) -> Result<Response, ApiError> {
+    check_grant_type(&client, "authorization_code")?;
+    let code = p.require("code")?;
+    let redirect_uri = p.require("redirect_uri")?;
+    let verifier = p.require("code_verifier")?;
+    if !pkce::valid_verifier(verifier) {
+        return Err(ApiError::bad_request("invalid_request", "code_verifier must be 43 to 128 unreserved characters"));
+    }
+    // Every code is for our one resource, so a named resource must be it; checked before the
+    // code is touched.
+    resource::resolve(p.get("resource"), urls).map_err(|e| ApiError::bad_request("invalid_target", e))?;
+    let challenge = pkce::challenge(verifier);
+    match codes::redeem(&state.store, code, &client.client_id, redirect_uri, &challenge).await? {
+        Redeemed::Valid(record) => {
+            let grant_id = codes::grant_id_for(code);
+            let new = NewGrant {
+                user_id: record.user_id,
+                client_id: record.client_id,
+                scope: record.scope,
+                resource: record.resource,
+            };
+            let Some((grant, refresh_token)) = grants::create(&state.store, &grant_id, new, &state.config.lifetimes).await?
+            else {
+                return Err(invalid_grant("the authorization code was already used"));
+            };
+            tracing::info!(event = "grant_issued", grant_id = %grants::short(&grant_id), client_id = %grant.client_id, user_id = %grant.user_id, scope = %grant.scope.join(" "));
+            let scope = grant.scope.clone();
+            issue(state, urls, &grant, &scope, &refresh_token).await
+        }
+        Redeemed::Unknown => {
+            // A used code coming back means someone else holds it: revoke what it produced.
+            if grants::revoke(&state.store, &codes::grant_id_for(code), "authorization_code_replay").await? {
+                tracing::warn!(event = "authorization_code_replay", client_id = %client.client_id);
+            }
+            Err(invalid_grant("the authorization code is invalid, expired or already used"))
+        }
+        Redeemed::Mismatch => Err(invalid_grant(
+            "the authorization code was issued to another client, redirect_uri or code_challenge",
+        )),
+    }
+}
+
+async fn refresh_token(state: &AppState, urls: &Urls, client: Client, p: &Params) -> Result<Response, ApiError> {
+    check_grant_type(&client, "refresh_token")?;
+    let token = p.require("refresh_token")?;
+    resource::resolve(p.get("resource"), urls).map_err(|e| ApiError::bad_request("invalid_target", e))?;
+    let requested = match p.get("scope") {
+        Some(s) => Some(scopes::parse(Some(s)).map_err(|e| ApiError::bad_request("invalid_scope", e))?),
+        None => None,
+    };
+    match grants::refresh(&state.store, token, &client.client_id, &state.config.lifetimes).await? {
+        Refreshed::Rotated { grant, refresh_token } => {
+            // The scope may narrow for this access token, never widen beyond the grant.
+            let scope = match requested {
+                Some(req) if req.iter().all(|s| grant.scope.contains(s)) => req,
+                Some(_) => {
+                    return Err(ApiError::bad_request("invalid_scope", "the requested scope exceeds what was granted"));
+                }
+                None => grant.scope.clone(),
+            };
+            issue(state, urls, &grant, &scope, &refresh_token).await
+        }
+        Refreshed::Invalid => Err(invalid_grant("the refresh token is invalid, expired or revoked")),
+        Refreshed::Reused => Err(invalid_grant("the refresh token was already used; the grant has been revoked")),
+    }
+}
+
+async fn token(State(state): State<AppState>, urls: Urls, headers: HeaderMap, Form(p): Form) -> Result<Response, ApiError> {
+    let grant_type = p.require("grant_type")?;
+    if !matches!(grant_type, "authorization_code" | "refresh_token") {
+        return Err(ApiError::bad_request("unsupported_grant_type", format!("grant_type {grant_type:?} is not supported")));
+    }
+    let creds = clients::credentials(&headers, p.get("client_id"), p.get("client_secret"))?;
+    let client = clients::authenticate(&state.store, &creds).await?;
+    match grant_type {
+        "authorization_code" => authorization_code(&state, &urls, client, &p).await,
+        _ => refresh_token(&state, &urls, client, &p).await,
+    }
+}
+
+/// CORS for the endpoints browser-based clients (MCP Inspector) call directly.
+pub fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::POST])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+}
+
+pub fn routes(state: AppState) -> Router {
+    Router::new().route(urls::TOKEN_PATH, post(token)).layer(cors()).with_state(state)
+}

@@ -1,0 +1,56 @@
+//! JWT access tokens (RFC 9068): ES256-signed, `typ: at+jwt`, audience = the MCP resource.
+//!
+//! The MCP function verifies them with cached public keys and no store read.
+
+use jsonwebtoken::{Algorithm, Header};
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::random_id;
+use crate::keys::KeyRing;
+use crate::store::{StoreError, StoreResult};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    /// The resource the token is for (RFC 8707): a token for another audience is refused, so a
+    /// token minted for us can never be passed through to another service, nor theirs to us.
+    pub aud: String,
+    pub client_id: String,
+    pub scope: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+/// What the access token says about whom and what.
+pub struct AccessGrant<'a> {
+    pub issuer: &'a str,
+    pub user_id: &'a str,
+    pub client_id: &'a str,
+    pub resource: &'a str,
+    pub scope: &'a [String],
+}
+
+/// Signs an access token valid for `ttl` seconds from now. Returns the JWT and its claims.
+pub async fn mint(keys: &KeyRing, grant: &AccessGrant<'_>, now: i64, ttl: i64) -> StoreResult<(String, AccessClaims)> {
+    let signer = keys.signer().await?;
+    let claims = AccessClaims {
+        iss: grant.issuer.to_owned(),
+        sub: grant.user_id.to_owned(),
+        aud: grant.resource.to_owned(),
+        client_id: grant.client_id.to_owned(),
+        scope: grant.scope.join(" "),
+        iat: now,
+        nbf: now,
+        exp: now + ttl,
+        jti: random_id(),
+    };
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some(signer.kid.clone());
+    header.typ = Some("at+jwt".into());
+    let jwt = jsonwebtoken::encode(&header, &claims, &signer.key)
+        .map_err(|e| StoreError::Corrupt(format!("cannot sign with key {}: {e}", signer.kid)))?;
+    Ok((jwt, claims))
+}

@@ -1,0 +1,74 @@
+//! Authorization codes: opaque, 256-bit, stored only as a SHA-256 hash, single-use, short-lived,
+//! and bound to the client, `redirect_uri` and PKCE challenge through the item's guard.
+//!
+//! Redemption is one conditional delete whose condition is that binding: a request that fails the
+//! `redirect_uri` or PKCE check leaves the code in place, so whoever intercepts a code cannot burn
+//! it with a bad guess. The grant a code produces has an id derived from the code itself, so a
+//! replayed code finds (and revokes) its grant without the code record having to survive.
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{random_token, sha256_b64, sha256_parts};
+use crate::store::{Consumed, Store, StoreResult, Table, typed};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuthCode {
+    pub user_id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scope: Vec<String>,
+    pub resource: String,
+    pub auth_time: i64,
+}
+
+/// The id of the grant that redeeming `code` creates.
+pub fn grant_id_for(code: &str) -> String {
+    sha256_parts(&[b"grant", code.as_bytes()])
+}
+
+/// The binding a redemption must reproduce.
+fn guard(client_id: &str, redirect_uri: &str, code_challenge: &str) -> String {
+    sha256_parts(&[client_id.as_bytes(), redirect_uri.as_bytes(), code_challenge.as_bytes()])
+}
+
+/// Stores a new code for `record` and returns it. One store call.
+pub async fn issue(store: &Store, record: &AuthCode, code_challenge: &str, ttl: i64) -> StoreResult<String> {
+    let code = random_token();
+    let mut item = typed::item(sha256_b64(code.as_bytes()), record)?;
+    item.expires_at = Some(store.clock().now() + ttl);
+    item.guard = Some(guard(&record.client_id, &record.redirect_uri, code_challenge));
+    item.grant_id = Some(grant_id_for(&code));
+    // create, not put: a collision of 256-bit random values would be a broken generator.
+    if !store.create(Table::Codes, item).await? {
+        return Err(crate::store::StoreError::Corrupt("authorization code collision".into()));
+    }
+    Ok(code)
+}
+
+/// What redeeming a code found.
+#[derive(Debug, PartialEq)]
+pub enum Redeemed {
+    /// The code was live and matched; it is now gone.
+    Valid(AuthCode),
+    /// The code is unknown, expired or already used.
+    Unknown,
+    /// The code exists but the client, `redirect_uri` or verifier differ; it was left in place.
+    Mismatch,
+}
+
+/// Consumes `code` if its binding matches. One store call.
+pub async fn redeem(
+    store: &Store,
+    code: &str,
+    client_id: &str,
+    redirect_uri: &str,
+    code_challenge: &str,
+) -> StoreResult<Redeemed> {
+    let key = sha256_b64(code.as_bytes());
+    let outcome = store.consume(Table::Codes, &key, Some(&guard(client_id, redirect_uri, code_challenge))).await?;
+    Ok(match outcome {
+        Consumed::Taken(item) => Redeemed::Valid(typed::body(&item)?),
+        Consumed::Absent => Redeemed::Unknown,
+        Consumed::GuardMismatch => Redeemed::Mismatch,
+    })
+}
