@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod discovery;
 pub mod http;
 pub mod keys;
+pub mod pages;
 pub mod scopes;
 pub mod store;
 pub mod urls;

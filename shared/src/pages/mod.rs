@@ -1,0 +1,52 @@
+//! The authorization server's HTML: login, sign-up, consent and error pages, and [`html`], which
+//! wraps a page into a response with the security headers every HTML answer carries.
+//!
+//! Pages render only. Which page to show, input validation, CSRF checks and the handling of the
+//! form posts belong to `authorize`. Every page is a plain HTML form that works without
+//! JavaScript (there is none), styled by one static inline `<style>` block that the
+//! Content-Security-Policy allows by its hash.
+
+mod account;
+mod consent;
+mod error;
+mod layout;
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+
+pub use account::{LoginPage, SignupPage, login, signup};
+pub use consent::{ConsentPage, consent, redirect_target};
+pub use error::error;
+pub use layout::{CSS, content_security_policy, style_hash};
+
+/// Hidden form fields that carry the pending authorization request through the login, sign-up
+/// and consent posts: (name, value) pairs, rendered as `<input type="hidden">` in every form.
+pub type Hidden<'a> = &'a [(&'a str, &'a str)];
+
+/// Wraps a page into a response with the security headers every HTML answer carries.
+pub fn html(status: StatusCode, page: maud::Markup) -> Response {
+    let headers = [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(content_security_policy()),
+        ),
+        // Older browsers that ignore CSP frame-ancestors: no framing, so no clickjacking of consent.
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        // The authorize URL carries state and PKCE challenges; never hand it to another site.
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+        // Pages hold CSRF tokens and a pending request; no cache may keep them.
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        ),
+    ];
+    (status, headers, page.into_string()).into_response()
+}
