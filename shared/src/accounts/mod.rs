@@ -1,0 +1,14 @@
+//! Accounts: users, their passwords, browser sessions and login throttling.
+//!
+//! The authorize module calls this API to sign users up, log them in and remember them in a
+//! session cookie; it never touches the records directly.
+//!
+//! Not for: HTML forms (see `pages`) or HTTP handlers (see `authorize`).
+
+pub mod password;
+pub mod sessions;
+pub mod throttle;
+pub mod users;
+
+pub use password::WeakPassword;
+pub use users::{InvalidEmail, LoginError, SignupError, User};

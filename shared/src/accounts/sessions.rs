@@ -1,0 +1,106 @@
+//! Browser sessions: the `__Host-session` cookie and the record it points at.
+//!
+//! The cookie holds a random 256-bit token; `Table::Sessions` stores the session under the
+//! token's SHA-256, so a copy of the table holds no usable cookie.
+//!
+//! Not for: deciding whether a session is fresh enough for a request (the authorize module reads
+//! `auth_time`), or CSRF tokens themselves (derived by the authorize module from `csrf_secret`).
+
+use http::HeaderMap;
+use http::header::COOKIE as COOKIE_HEADER;
+use serde::{Deserialize, Serialize};
+
+use crate::crypto;
+use crate::store::{Item, Store, StoreResult, Table, typed};
+
+/// The cookie's name. The `__Host-` prefix makes browsers insist on Secure, Path=/ and no Domain,
+/// so no subdomain can plant or read it.
+pub const COOKIE: &str = "__Host-session";
+
+/// Length of a cookie value: 32 random bytes, base64url without padding.
+const TOKEN_CHARS: usize = 43;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Session {
+    pub user_id: String,
+    pub created_at: i64,
+    /// When the user last proved who they are (entered a password), for `max_age` and
+    /// `prompt=login`.
+    pub auth_time: i64,
+    /// A random per-session secret from which the authorize module derives CSRF tokens.
+    pub csrf_secret: String,
+}
+
+/// The store key of a session: the SHA-256 of its cookie value.
+pub fn key(cookie_value: &str) -> String {
+    crypto::sha256_b64(cookie_value.as_bytes())
+}
+
+/// Creates a session for `user_id` that expires after `ttl` seconds. Returns the cookie value
+/// (to send once, in `Set-Cookie`) and the session.
+pub async fn create(store: &Store, user_id: &str, ttl: i64) -> StoreResult<(String, Session)> {
+    let now = store.clock().now();
+    let value = crypto::random_token();
+    let session = Session {
+        user_id: user_id.to_owned(),
+        created_at: now,
+        auth_time: now,
+        csrf_secret: crypto::random_token(),
+    };
+    let mut item = typed::item(key(&value), &session)?;
+    item.expires_at = Some(now + ttl);
+    store.put(Table::Sessions, item).await?;
+    Ok((value, session))
+}
+
+/// Decodes a session item, such as one read by `get_many` under [`key`].
+pub fn from_item(item: &Item) -> StoreResult<Session> {
+    typed::body(item)
+}
+
+/// The live session a cookie value points at, if any.
+pub async fn get(store: &Store, cookie_value: &str) -> StoreResult<Option<Session>> {
+    match store.get(Table::Sessions, &key(cookie_value)).await? {
+        Some(item) => Ok(Some(from_item(&item)?)),
+        None => Ok(None),
+    }
+}
+
+/// Ends a session (logout). Deleting an absent session is not an error.
+pub async fn delete(store: &Store, cookie_value: &str) -> StoreResult<()> {
+    store.delete(Table::Sessions, &key(cookie_value)).await
+}
+
+/// Our cookie's value from a request's `Cookie` header(s), if present and shaped like a token we
+/// issue. Other cookies and malformed values are ignored.
+pub fn cookie_value(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE_HEADER)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.trim())
+        .find(|value| well_formed(value))
+        .map(str::to_owned)
+}
+
+fn well_formed(value: &str) -> bool {
+    value.len() == TOKEN_CHARS
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The `Set-Cookie` value that stores a session cookie for `ttl` seconds. HttpOnly keeps it from
+/// scripts; SameSite=Lax still sends it on the top-level navigation that brings a user to
+/// `/oauth/authorize` from a client's site, but not on cross-site form posts.
+pub fn set_cookie(value: &str, ttl: i64) -> String {
+    format!("{COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={ttl}")
+}
+
+/// The `Set-Cookie` value that removes the session cookie.
+pub fn clear_cookie() -> String {
+    format!("{COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0")
+}

@@ -1,0 +1,270 @@
+//! Users and the identities that lead to them: sign-up, email login, upstream identities.
+//!
+//! `Table::Users` holds three kinds of record, told apart by key prefix:
+//! - `user#<id>`: the [`User`];
+//! - `email#<normalized email>`: the user id and the argon2id hash of the password;
+//! - `identity#<provider>#<subject>`: the user id for an upstream (social) login.
+//!
+//! An identity record is written with create-if-absent, so two sign-ups racing for one email end
+//! with one account.
+//!
+//! Not for: sessions (see `sessions`), the throttle's counters (see `throttle`) or HTML.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::password::{self, PasswordError, WeakPassword};
+use super::throttle::LoginCounters;
+use crate::crypto;
+use crate::store::{Store, StoreError, StoreResult, Table, typed};
+
+/// Longest email address accepted (RFC 5321's path limit less the angle brackets).
+pub const MAX_EMAIL_CHARS: usize = 254;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub created_at: i64,
+}
+
+/// The record under `email#…`: who owns the address and how to check their password.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct EmailRecord {
+    user_id: String,
+    password_hash: String,
+}
+
+/// The record under `identity#…`: who an upstream identity belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct IdentityRecord {
+    user_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("Enter a valid email address, like name@example.com.")]
+pub struct InvalidEmail;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignupError {
+    #[error("Enter a valid email address, like name@example.com.")]
+    InvalidEmail,
+    #[error("{0}")]
+    WeakPassword(WeakPassword),
+    #[error("An account with this email address already exists. Sign in instead.")]
+    EmailTaken,
+    #[error("Sign-up is temporarily unavailable; try again shortly.")]
+    Store(#[from] StoreError),
+    #[error("Sign-up is temporarily unavailable; try again shortly.")]
+    Hashing(#[from] PasswordError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Wrong password, unknown email or malformed email: one message, so that it never reveals
+    /// whether an address is registered.
+    #[error("Incorrect email or password.")]
+    Invalid,
+    #[error("Too many failed sign-in attempts. Try again in {}.", wait(*.retry_after))]
+    Throttled { retry_after: i64 },
+    #[error("Sign-in is temporarily unavailable; try again shortly.")]
+    Store(#[from] StoreError),
+}
+
+/// A wait in whole minutes, rounded up, for the throttled message.
+fn wait(secs: i64) -> String {
+    match (secs.max(1) + 59) / 60 {
+        1 => "1 minute".to_owned(),
+        n => format!("{n} minutes"),
+    }
+}
+
+pub fn user_key(user_id: &str) -> String {
+    format!("user#{user_id}")
+}
+
+/// Key of the email record; `normalized` must come from [`normalize_email`].
+pub fn email_key(normalized: &str) -> String {
+    format!("email#{normalized}")
+}
+
+/// Key of an upstream identity. `provider` is one of our configured provider names, which never
+/// contain `#`, so the subject (whatever the upstream sends) cannot make two keys collide.
+pub fn identity_key(provider: &str, subject: &str) -> String {
+    format!("identity#{provider}#{subject}")
+}
+
+/// Trims and lowercases an email, and rejects what is not plausibly an address: one `@`,
+/// non-empty local part, a domain with a dot, no spaces or control characters, at most 254
+/// characters. Deliverability is not checked.
+pub fn normalize_email(raw: &str) -> Result<String, InvalidEmail> {
+    let email = raw.trim().to_lowercase();
+    if email.chars().count() > MAX_EMAIL_CHARS
+        || email.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(InvalidEmail);
+    }
+    let (local, domain) = email.split_once('@').ok_or(InvalidEmail)?;
+    let domain_ok = domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..");
+    if local.is_empty() || domain.contains('@') || !domain_ok {
+        return Err(InvalidEmail);
+    }
+    Ok(email)
+}
+
+/// Creates an account with an email and password.
+///
+/// The user record is written first and the email record second, with create-if-absent: a reader
+/// that finds the email record always finds its user, and the loser of a race for one email
+/// removes its unreachable user record and gets [`SignupError::EmailTaken`].
+pub async fn sign_up(store: &Store, email: &str, password: &str) -> Result<User, SignupError> {
+    let email = normalize_email(email).map_err(|_| SignupError::InvalidEmail)?;
+    password::check_rules(password, &email).map_err(SignupError::WeakPassword)?;
+    let password_hash = password::hash(password).await?;
+    let user = User {
+        id: crypto::random_id(),
+        email: email.clone(),
+        created_at: store.clock().now(),
+    };
+    store
+        .put(Table::Users, typed::item(user_key(&user.id), &user)?)
+        .await?;
+    let record = EmailRecord {
+        user_id: user.id.clone(),
+        password_hash,
+    };
+    if !store
+        .create(Table::Users, typed::item(email_key(&email), &record)?)
+        .await?
+    {
+        store.delete(Table::Users, &user_key(&user.id)).await?;
+        return Err(SignupError::EmailTaken);
+    }
+    tracing::info!(event = "user_signed_up", user_id = %user.id);
+    Ok(user)
+}
+
+/// Logs in with an email and password; on success returns the user.
+///
+/// One store read fetches the throttle counters and the email record together; a success then
+/// reads the user record (two calls in all). A failure also bumps the counters.
+pub async fn log_in(
+    store: &Store,
+    email: &str,
+    password: &str,
+    ip: Option<IpAddr>,
+) -> Result<User, LoginError> {
+    // A malformed address cannot be registered, so refusing it says nothing about any account.
+    let email = normalize_email(email).map_err(|_| LoginError::Invalid)?;
+    let now = store.clock().now();
+    let counters = LoginCounters::new(&email, ip, now);
+    let mut keys = counters.keys();
+    keys.push((Table::Users, email_key(&email)));
+    let found = store.get_many(&keys).await?;
+    if let Err(retry_after) = counters.verdict(&found, now) {
+        tracing::warn!(
+            event = "login_throttled",
+            account = %account_tag(&email),
+            ip = %source(ip),
+            retry_after
+        );
+        return Err(LoginError::Throttled { retry_after });
+    }
+    let record = found
+        .iter()
+        .find(|(table, item)| *table == Table::Users && item.key == email_key(&email))
+        .map(|(_, item)| typed::body::<EmailRecord>(item))
+        .transpose()?;
+    let verified = match &record {
+        Some(r) => password::verify(password, &r.password_hash).await,
+        // Unknown email: spend the same time as a real verify so timing does not tell.
+        None => password::verify_dummy(password).await,
+    };
+    let Some(record) = record.filter(|_| verified) else {
+        tracing::warn!(
+            event = "login_failed",
+            account = %account_tag(&email),
+            ip = %source(ip)
+        );
+        counters.record_failure(store).await?;
+        return Err(LoginError::Invalid);
+    };
+    let user = get(store, &record.user_id).await?.ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "email record points at missing user {}",
+            record.user_id
+        ))
+    })?;
+    tracing::info!(event = "login_succeeded", user_id = %user.id);
+    Ok(user)
+}
+
+fn source(ip: Option<IpAddr>) -> String {
+    ip.map(|ip| ip.to_string()).unwrap_or_default()
+}
+
+/// A short, stable tag for an account in logs: never the address itself.
+pub fn account_tag(normalized_email: &str) -> String {
+    crypto::sha256_b64(normalized_email.as_bytes())[..12].to_owned()
+}
+
+pub async fn get(store: &Store, user_id: &str) -> StoreResult<Option<User>> {
+    match store.get(Table::Users, &user_key(user_id)).await? {
+        Some(item) => Ok(Some(typed::body(&item)?)),
+        None => Ok(None),
+    }
+}
+
+/// Finds the user an upstream identity (an [`identity_key`]) belongs to, or creates one with
+/// `email` (the upstream's claim, stored as given after normalising, or empty if it is not a
+/// plausible address). Never links to an existing email account: the upstream's email may be
+/// unverified, and linking on it would let that provider's users take over local accounts.
+///
+/// Like sign-up, the user record goes first and the identity record is created if absent; the
+/// loser of a race deletes its own user record and returns the winner's.
+pub async fn find_or_create_by_identity(
+    store: &Store,
+    identity_key: &str,
+    email: Option<&str>,
+) -> StoreResult<User> {
+    if let Some(user) = by_identity(store, identity_key).await? {
+        return Ok(user);
+    }
+    let email = email
+        .and_then(|e| normalize_email(e).ok())
+        .unwrap_or_default();
+    let user = User {
+        id: crypto::random_id(),
+        email,
+        created_at: store.clock().now(),
+    };
+    store
+        .put(Table::Users, typed::item(user_key(&user.id), &user)?)
+        .await?;
+    let record = IdentityRecord {
+        user_id: user.id.clone(),
+    };
+    if store
+        .create(Table::Users, typed::item(identity_key, &record)?)
+        .await?
+    {
+        tracing::info!(event = "user_signed_up", user_id = %user.id, via = "identity");
+        return Ok(user);
+    }
+    store.delete(Table::Users, &user_key(&user.id)).await?;
+    by_identity(store, identity_key).await?.ok_or_else(|| {
+        StoreError::Corrupt(format!("identity {identity_key} vanished during creation"))
+    })
+}
+
+async fn by_identity(store: &Store, identity_key: &str) -> StoreResult<Option<User>> {
+    let Some(item) = store.get(Table::Users, identity_key).await? else {
+        return Ok(None);
+    };
+    let record: IdentityRecord = typed::body(&item)?;
+    get(store, &record.user_id).await
+}
