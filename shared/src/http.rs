@@ -71,15 +71,27 @@ pub async fn not_found() -> ApiError {
     ApiError::not_found()
 }
 
-/// Known path, wrong method: 405 JSON. Axum adds the `Allow` header.
-pub async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method")
+/// Known path, wrong method: axum answers 405 with `Allow` and an empty body; this gives it the
+/// JSON error body every other error has. A response layer rather than axum's
+/// `method_not_allowed_fallback`, which would replace the per-route fallbacks that CORS layers
+/// wrap, and so break CORS preflight (`OPTIONS`) requests.
+async fn json_405(res: axum::response::Response) -> axum::response::Response {
+    if res.status() != StatusCode::METHOD_NOT_ALLOWED || res.headers().contains_key(header::CONTENT_TYPE) {
+        return res;
+    }
+    let allow = res.headers().get(header::ALLOW).cloned();
+    let mut out = ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method")
+        .into_response();
+    if let Some(allow) = allow {
+        out.headers_mut().insert(header::ALLOW, allow);
+    }
+    out
 }
 
-/// Adds the 404 and 405 fallbacks to a router: once, on the outermost router that a host serves
+/// Adds the 404 and 405 answers to a router: once, on the outermost router that a host serves
 /// (axum refuses to merge two routers that both have fallbacks).
 pub fn with_fallbacks(router: axum::Router) -> axum::Router {
-    router.fallback(not_found).method_not_allowed_fallback(method_not_allowed)
+    router.fallback(not_found).layer(axum::middleware::map_response(json_405))
 }
 
 /// The caller's address, from a source that the caller cannot forge: API Gateway's

@@ -30,22 +30,15 @@ fn invalid_grant(description: impl Into<String>) -> ApiError {
 
 /// Refuses a grant type the client did not register for.
 fn check_grant_type(client: &Client, grant_type: &str) -> Result<(), ApiError> {
-    let allowed = match client.metadata.get("grant_types").and_then(|g| g.as_array()) {
-        Some(types) => types.iter().any(|t| t.as_str() == Some(grant_type)),
-        None => true,
-    };
-    if allowed {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "unauthorized_client",
-            format!("this client is not registered for the {grant_type} grant"),
-        ))
+    if client.allows_grant_type(grant_type) {
+        return Ok(());
     }
+    Err(ApiError::bad_request("unauthorized_client", format!("this client is not registered for the {grant_type} grant")))
 }
 
 /// The token response, with the headers RFC 6749 §5.1 requires.
-async fn issue(state: &AppState, urls: &Urls, grant: &Grant, scope: &[String], refresh_token: &str) -> Result<Response, ApiError> {
+/// A refresh token is included only for clients registered for the refresh grant.
+async fn issue(state: &AppState, urls: &Urls, grant: &Grant, scope: &[String], refresh_token: Option<&str>) -> Result<Response, ApiError> {
     let now = state.store.clock().now();
     let ttl = state.config.lifetimes.access_token;
     let who = AccessGrant {
@@ -56,13 +49,15 @@ async fn issue(state: &AppState, urls: &Urls, grant: &Grant, scope: &[String], r
         scope,
     };
     let (jwt, _) = access::mint(&state.keys, &who, now, ttl).await?;
-    let body = json!({
+    let mut body = json!({
         "access_token": jwt,
         "token_type": "Bearer",
         "expires_in": ttl,
-        "refresh_token": refresh_token,
         "scope": scope.join(" "),
     });
+    if let Some(rt) = refresh_token {
+        body["refresh_token"] = rt.into();
+    }
     let mut res = (StatusCode::OK, Json(body)).into_response();
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -96,7 +91,8 @@ async fn authorization_code(state: &AppState, urls: &Urls, client: Client, p: &P
             };
             tracing::info!(event = "grant_issued", grant_id = %grants::short(&grant_id), client_id = %grant.client_id, user_id = %grant.user_id, scope = %grant.scope.join(" "));
             let scope = grant.scope.clone();
-            issue(state, urls, &grant, &scope, &refresh_token).await
+            let refresh_token = client.allows_grant_type("refresh_token").then_some(refresh_token.as_str());
+            issue(state, urls, &grant, &scope, refresh_token).await
         }
         Redeemed::Unknown => {
             // A used code coming back means someone else holds it: revoke what it produced.
@@ -129,7 +125,7 @@ async fn refresh_token(state: &AppState, urls: &Urls, client: Client, p: &Params
                 }
                 None => grant.scope.clone(),
             };
-            issue(state, urls, &grant, &scope, &refresh_token).await
+            issue(state, urls, &grant, &scope, Some(&refresh_token)).await
         }
         Refreshed::Invalid => Err(invalid_grant("the refresh token is invalid, expired or revoked")),
         Refreshed::Reused => Err(invalid_grant("the refresh token was already used; the grant has been revoked")),

@@ -4,7 +4,7 @@
 //! token's SHA-256, so a copy of the table holds no usable cookie.
 //!
 //! Not for: deciding whether a session is fresh enough for a request (the authorize module reads
-//! `auth_time`), or CSRF tokens themselves (derived by the authorize module from `csrf_secret`).
+//! `auth_time`), or CSRF tokens themselves (derived by the authorize module from [`csrf_secret`]).
 
 use http::HeaderMap;
 use http::header::COOKIE as COOKIE_HEADER;
@@ -27,8 +27,13 @@ pub struct Session {
     /// When the user last proved who they are (entered a password), for `max_age` and
     /// `prompt=login`.
     pub auth_time: i64,
-    /// A random per-session secret from which the authorize module derives CSRF tokens.
-    pub csrf_secret: String,
+}
+
+/// The per-session secret from which the authorize module derives CSRF tokens. Derived from the
+/// cookie value rather than stored, so the sessions table holds no secret at all: a copy of it
+/// can neither ride a session nor forge a session's form tokens.
+pub fn csrf_secret(cookie_value: &str) -> String {
+    crypto::hmac_b64(cookie_value.as_bytes(), b"csrf")
 }
 
 /// The store key of a session: the SHA-256 of its cookie value.
@@ -45,7 +50,6 @@ pub async fn create(store: &Store, user_id: &str, ttl: i64) -> StoreResult<(Stri
         user_id: user_id.to_owned(),
         created_at: now,
         auth_time: now,
-        csrf_secret: crypto::random_token(),
     };
     let mut item = typed::item(key(&value), &session)?;
     item.expires_at = Some(now + ttl);

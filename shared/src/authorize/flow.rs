@@ -94,7 +94,7 @@ fn failure_page(e: ApiError) -> Response {
 }
 
 /// Reads the client and the session in one store call.
-async fn lookup(state: &AppState, params: &Params, headers: &HeaderMap) -> Result<(Option<Client>, Option<(String, sessions::Session)>), ApiError> {
+async fn lookup(state: &AppState, params: &Params, headers: &HeaderMap) -> Result<(Option<Client>, Option<SignedIn>), ApiError> {
     let cookie_value = sessions::cookie_value(headers);
     let mut keys = Vec::new();
     if let Some(id) = params.get("client_id") {
@@ -111,7 +111,12 @@ async fn lookup(state: &AppState, params: &Params, headers: &HeaderMap) -> Resul
     for (table, item) in state.store.get_many(&keys).await? {
         match table {
             Table::Clients => client = Some(clients::from_item(&item)?),
-            Table::Sessions => session = cookie_value.clone().map(|v| sessions::from_item(&item).map(|s| (v, s))).transpose()?,
+            Table::Sessions => {
+                session = cookie_value
+                    .clone()
+                    .map(|cookie| sessions::from_item(&item).map(|session| SignedIn { cookie, session }))
+                    .transpose()?
+            }
             _ => {}
         }
     }
@@ -119,16 +124,16 @@ async fn lookup(state: &AppState, params: &Params, headers: &HeaderMap) -> Resul
 }
 
 /// Identifies the client and validates the request; the error is the response to send.
-fn understand(ctx: &Ctx, client: Option<&Client>) -> Result<(Client, AuthorizeRequest), Response> {
+fn understand(ctx: &Ctx, client: Option<&Client>) -> Result<(Client, AuthorizeRequest), Box<Response>> {
     let redirect_uri = request::identify(&ctx.params, client).map_err(|PageError { title, message }| {
-        ctx.finish(error_page(StatusCode::BAD_REQUEST, title, &message))
+        Box::new(ctx.finish(error_page(StatusCode::BAD_REQUEST, title, &message)))
     })?;
-    let client = client.cloned().ok_or_else(|| error_page(StatusCode::BAD_REQUEST, "Unknown application", ""))?;
+    let client = client.cloned().ok_or_else(|| Box::new(error_page(StatusCode::BAD_REQUEST, "Unknown application", "")))?;
     match request::validate(&ctx.params, &client, redirect_uri.clone(), &ctx.urls) {
         Ok(req) => Ok((client, req)),
         Err(RedirectError { error, description }) => {
             let state = ctx.params.get("state");
-            Err(ctx.finish(reply::error(&redirect_uri, error, &description, state, ctx.urls.issuer(), ctx.redirect_status())))
+            Err(Box::new(ctx.finish(reply::error(&redirect_uri, error, &description, state, ctx.urls.issuer(), ctx.redirect_status()))))
         }
     }
 }
@@ -170,7 +175,9 @@ fn signup_page(ctx: &mut Ctx, client: &Client, email: &str, error: Option<&str>,
     ctx.finish(pages::html(status, page))
 }
 
-async fn consent_page(ctx: &Ctx, client: &Client, req: &AuthorizeRequest, session: &sessions::Session) -> Result<Response, ApiError> {
+async fn consent_page(ctx: &Ctx, client: &Client, req: &AuthorizeRequest, signed_in: &SignedIn) -> Result<Response, ApiError> {
+    let session = &signed_in.session;
+    let secret = sessions::csrf_secret(&signed_in.cookie);
     let user = users::get(&ctx.state.store, &session.user_id).await?;
     let email = user.map(|u| u.email).unwrap_or_default();
     let redirect_host = url::Url::parse(&req.redirect_uri)
@@ -179,9 +186,9 @@ async fn consent_page(ctx: &Ctx, client: &Client, req: &AuthorizeRequest, sessio
         .unwrap_or_default();
     let hidden = ctx.hidden();
     let mut hidden: Vec<(&str, &str)> = hidden.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let logout_csrf = consent::logout_token(&session.csrf_secret);
+    let logout_csrf = consent::logout_token(&secret);
     hidden.push(("logout_csrf", &logout_csrf));
-    let csrf = consent::csrf_token(&session.csrf_secret, req);
+    let csrf = consent::csrf_token(&secret, req);
     let described = scopes::describe(&req.scope);
     let page = pages::consent(&pages::ConsentPage {
         action: urls::AUTHORIZE_PATH,
@@ -211,8 +218,15 @@ async fn grant(ctx: &Ctx, req: &AuthorizeRequest, session: &sessions::Session) -
     Ok(ctx.finish(reply::success(&req.redirect_uri, &code, req.state.as_deref(), ctx.urls.issuer(), ctx.redirect_status())))
 }
 
+/// A session and the cookie that names it (CSRF secrets derive from the cookie).
+struct SignedIn {
+    cookie: String,
+    session: sessions::Session,
+}
+
 /// With a signed-in user: skip consent if remembered, else ask (or refuse, under prompt=none).
-async fn after_sign_in(ctx: &Ctx, client: &Client, req: &AuthorizeRequest, session: &sessions::Session) -> Result<Response, ApiError> {
+async fn after_sign_in(ctx: &Ctx, client: &Client, req: &AuthorizeRequest, signed_in: &SignedIn) -> Result<Response, ApiError> {
+    let session = &signed_in.session;
     if !req.prompt.consent {
         let remembered = consent::find(&ctx.state.store, &session.user_id, req).await?;
         if consent::covers(remembered.as_ref(), req)? {
@@ -222,7 +236,7 @@ async fn after_sign_in(ctx: &Ctx, client: &Client, req: &AuthorizeRequest, sessi
             return Ok(refuse(ctx, req, "consent_required", "the user has not approved this application"));
         }
     }
-    consent_page(ctx, client, req, session).await
+    consent_page(ctx, client, req, signed_in).await
 }
 
 async fn authorize_get(State(state): State<AppState>, urls: Urls, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
@@ -237,11 +251,11 @@ async fn authorize_get(State(state): State<AppState>, urls: Urls, headers: Heade
     };
     let (client, req) = match understand(&ctx, client.as_ref()) {
         Ok(ok) => ok,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     // prompt=login asks for a fresh sign-in even when a session exists.
     match session.filter(|_| !req.prompt.login) {
-        Some((_, session)) => after_sign_in(&ctx, &client, &req, &session).await.unwrap_or_else(failure_page),
+        Some(signed_in) => after_sign_in(&ctx, &client, &req, &signed_in).await.unwrap_or_else(failure_page),
         None if req.prompt.none => refuse(&ctx, &req, "login_required", "the user is not signed in"),
         None => login_page(&mut ctx, &client, "", None, StatusCode::OK),
     }
@@ -261,9 +275,9 @@ async fn read_form(req: Request) -> Result<(HeaderMap, Params), Response> {
 /// Starts a session for a user who just signed in or up, then carries on with the request.
 async fn signed_in(ctx: &mut Ctx, client: &Client, req: &AuthorizeRequest, user_id: &str) -> Result<Response, ApiError> {
     let ttl = ctx.state.config.lifetimes.session;
-    let (cookie_value, session) = sessions::create(&ctx.state.store, user_id, ttl).await?;
-    ctx.set_cookies.push(sessions::set_cookie(&cookie_value, ttl));
-    after_sign_in(ctx, client, req, &session).await
+    let (cookie, session) = sessions::create(&ctx.state.store, user_id, ttl).await?;
+    ctx.set_cookies.push(sessions::set_cookie(&cookie, ttl));
+    after_sign_in(ctx, client, req, &SignedIn { cookie, session }).await
 }
 
 async fn authorize_post(State(state): State<AppState>, urls: Urls, ClientIp(ip): ClientIp, req: Request) -> Response {
@@ -278,7 +292,7 @@ async fn authorize_post(State(state): State<AppState>, urls: Urls, ClientIp(ip):
     };
     let (client, req) = match understand(&ctx, client.as_ref()) {
         Ok(ok) => ok,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let email = ctx.params.get("email").unwrap_or_default().to_owned();
     let action = ctx.params.get("action").unwrap_or_default().to_owned();
@@ -304,9 +318,8 @@ async fn authorize_post(State(state): State<AppState>, urls: Urls, ClientIp(ip):
                     Err(users::LoginError::Invalid) => {
                         Ok(login_page(&mut ctx, &client, &email, Some("Wrong email or password."), StatusCode::UNAUTHORIZED))
                     }
-                    Err(users::LoginError::Throttled { retry_after }) => {
-                        let msg = format!("Too many failed attempts. Try again in {} minutes.", (retry_after + 59) / 60);
-                        Ok(login_page(&mut ctx, &client, &email, Some(&msg), StatusCode::TOO_MANY_REQUESTS))
+                    Err(e @ users::LoginError::Throttled { .. }) => {
+                        Ok(login_page(&mut ctx, &client, &email, Some(&e.to_string()), StatusCode::TOO_MANY_REQUESTS))
                     }
                     Err(users::LoginError::Store(e)) => Err(e.into()),
                 }
@@ -314,15 +327,16 @@ async fn authorize_post(State(state): State<AppState>, urls: Urls, ClientIp(ip):
                 match users::sign_up(&ctx.state.store, &email, &password).await {
                     Ok(user) => signed_in(&mut ctx, &client, &req, &user.id).await,
                     Err(users::SignupError::Store(e)) => Err(e.into()),
+                    Err(e @ users::SignupError::Hashing(_)) => Err(ApiError::unavailable(e.to_string())),
                     Err(e) => Ok(signup_page(&mut ctx, &client, &email, Some(&e.to_string()), StatusCode::BAD_REQUEST)),
                 }
             }
         }
         "approve" | "deny" => match session {
             None => Ok(login_page(&mut ctx, &client, "", Some("Please sign in to continue."), StatusCode::UNAUTHORIZED)),
-            Some((_, session)) => {
+            Some(SignedIn { cookie, session }) => {
                 // The token is bound to this session and to this exact request.
-                if !consent::csrf_valid(&session.csrf_secret, &req, ctx.params.get("csrf")) {
+                if !consent::csrf_valid(&sessions::csrf_secret(&cookie), &req, ctx.params.get("csrf")) {
                     return error_page(
                         StatusCode::FORBIDDEN,
                         "This form expired",
@@ -352,19 +366,13 @@ async fn logout(State(state): State<AppState>, req: Request) -> Response {
         Err(res) => return res,
     };
     if let Some(cookie_value) = sessions::cookie_value(&headers) {
-        let session = match sessions::get(&state.store, &cookie_value).await {
-            Ok(s) => s,
-            Err(e) => return failure_page(e.into()),
-        };
-        if let Some(session) = session {
-            // Only a form this session rendered may end it.
-            let expected = consent::logout_token(&session.csrf_secret);
-            if !params.get("logout_csrf").is_some_and(|p| ct_eq(p, &expected)) {
-                return error_page(StatusCode::FORBIDDEN, "This form expired", "Sign-out could not be verified.");
-            }
-            if let Err(e) = sessions::delete(&state.store, &cookie_value).await {
-                return failure_page(e.into());
-            }
+        // Only a form this session rendered may end it: another site must not sign users out.
+        let expected = consent::logout_token(&sessions::csrf_secret(&cookie_value));
+        if !params.get("logout_csrf").is_some_and(|p| ct_eq(p, &expected)) {
+            return error_page(StatusCode::FORBIDDEN, "This form expired", "Sign-out could not be verified.");
+        }
+        if let Err(e) = sessions::delete(&state.store, &cookie_value).await {
+            return failure_page(e.into());
         }
     }
     let query = url::form_urlencoded::Serializer::new(String::new())

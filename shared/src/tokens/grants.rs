@@ -45,7 +45,7 @@ pub struct Chain {
 #[derive(Debug, PartialEq)]
 pub enum Refreshed {
     /// A new refresh token (or, within grace, the same successor again) for this grant.
-    Rotated { grant: Grant, refresh_token: String },
+    Rotated { grant: Box<Grant>, refresh_token: String },
     /// Unknown, expired, revoked or another client's token.
     Invalid,
     /// An old token came back: the grant has been revoked.
@@ -166,7 +166,7 @@ pub async fn refresh(store: &Store, token: &str, client_id: &str, lifetimes: &Li
                 salt,
             };
             if store.compare_and_swap(Table::Grants, to_item(id, &rotated, lifetimes)?, item.version).await? {
-                return Ok(Refreshed::Rotated { grant: rotated, refresh_token: next });
+                return Ok(Refreshed::Rotated { grant: Box::new(rotated), refresh_token: next });
             }
             continue;
         }
@@ -177,7 +177,7 @@ pub async fn refresh(store: &Store, token: &str, client_id: &str, lifetimes: &Li
             let unused = ct_eq(&sha256_b64(next.as_bytes()), &chain.current);
             // Grace: a retry gets the successor it was already given, while that is still unused.
             if unused && now - chain.rotated_at <= lifetimes.refresh_grace && now < grant.expires_at {
-                return Ok(Refreshed::Rotated { grant, refresh_token: next });
+                return Ok(Refreshed::Rotated { grant: Box::new(grant), refresh_token: next });
             }
         }
         // An older token of this grant: only a holder of the chain knows the grant id, so this is

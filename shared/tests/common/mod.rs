@@ -5,6 +5,8 @@
 //! prefix, so tests run in parallel on one emulator without seeing each other's items.
 #![allow(dead_code)]
 
+pub mod oauth;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use mcp_oauth::clock::Clock;
@@ -17,7 +19,9 @@ use mcp_oauth::store::embedded::EmbeddedStore;
 pub fn embedded() -> (Store, Clock, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let clock = Clock::system();
-    let store = Store::new(EmbeddedStore::open(&dir.path().join("store.redb"), clock.clone()).expect("open redb"));
+    let store = Store::new(
+        EmbeddedStore::open(&dir.path().join("store.redb"), clock.clone()).expect("open redb"),
+    );
     (store, clock, dir)
 }
 
@@ -30,7 +34,11 @@ pub fn dynamo_endpoint() -> String {
 /// A fresh table prefix, unique within this process and across processes.
 pub fn unique_prefix() -> String {
     static N: AtomicU64 = AtomicU64::new(0);
-    format!("t{}-{}-", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "t{}-{}-",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A store on the DynamoDB backend, with every table of template.yaml created under a new prefix.
@@ -38,7 +46,9 @@ pub async fn dynamo() -> (Store, Clock, ()) {
     let clock = Clock::system();
     let prefix = unique_prefix();
     let backend = DynamoStore::connect(Some(&dynamo_endpoint()), &prefix, clock.clone()).await;
-    create_tables(backend.client(), &prefix).await.expect("create tables on the emulator");
+    create_tables(backend.client(), &prefix)
+        .await
+        .expect("create tables on the emulator");
     (Store::new(backend), clock, ())
 }
 
@@ -52,8 +62,12 @@ use tower::ServiceExt;
 
 /// The default configuration (issuer `http://localhost:3000`), with `vars` overriding.
 pub fn config_with(vars: &[(&str, &str)]) -> Config {
-    let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    Config::from_lookup(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).expect("test config")
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_lookup(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+        .expect("test config")
 }
 
 pub fn state(store: Store) -> AppState {
@@ -70,7 +84,8 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -82,11 +97,25 @@ impl Reply {
 
 /// Sends one request through a router in process.
 pub async fn send(router: &Router, req: Request<Body>) -> Reply {
-    let res = router.clone().oneshot(req).await.expect("router is infallible");
+    let res = router
+        .clone()
+        .oneshot(req)
+        .await
+        .expect("router is infallible");
     let status = res.status();
     let headers = res.headers().clone();
-    let body = res.into_body().collect().await.expect("body").to_bytes().to_vec();
-    Reply { status, headers, body }
+    let body = res
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 pub fn get(uri: &str) -> Request<Body> {
@@ -95,7 +124,9 @@ pub fn get(uri: &str) -> Request<Body> {
 
 /// A form POST (`application/x-www-form-urlencoded`) of `fields`.
 pub fn post_form(uri: &str, fields: &[(&str, &str)]) -> Request<Body> {
-    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
     Request::post(uri)
         .header("content-type", "application/x-www-form-urlencoded")
         .body(Body::from(body))
