@@ -6,13 +6,21 @@
 
 pub mod accounts;
 pub mod app;
+pub mod authorize;
+pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod discovery;
+pub mod form;
 pub mod http;
 pub mod keys;
 pub mod pages;
+pub mod register;
+pub mod resource;
+pub mod revoke;
 pub mod scopes;
 pub mod store;
+pub mod token_endpoint;
+pub mod tokens;
 pub mod urls;
