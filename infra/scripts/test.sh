@@ -51,26 +51,30 @@ summary() {
     for name in "${STEP_NAMES[@]}"; do
         printf '    %-9s %s\n' "$name" "${STEP_RESULT[$name]:-not run}"
     done
-    if [[ -n $TEST_COUNTS ]]; then info "cargo test: $TEST_COUNTS"; fi
     if moto_running; then warn "moto (pid $MOTO_LAST_PID) is still running"; fi
     if ((rc == 0)); then
         printf '\nAll checks passed in %d s.\n' "$((SECONDS - RUN_T0))"
     else
         printf '\nFAILED at step "%s" (exit %d) after %d s.\n' "${CURRENT_STEP:-?}" "$rc" "$((SECONDS - RUN_T0))"
     fi
+    # Last line: cargo test's totals over all test binaries, in the plain "N passed, N failed"
+    # form that CI reads (ignored tests count as skipped).
+    if [[ -n $TEST_COUNTS ]]; then printf 'tests: %s\n' "$TEST_COUNTS"; fi
 }
 # Registered first, so it runs last: after moto_stop.
 at_exit summary
 
-# Totals over every "test result:" line that cargo test printed (one per test binary).
+# Totals over every "test result:" line that cargo test printed (one per test binary):
+# "PASSED FAILED IGNORED BINARIES".
 count_tests() {
     awk '/^test result:/ {
-            for (i = 1; i <= NF; i++) {
-                if ($(i) ~ /^(passed|failed|ignored);?$/) { k = $(i); sub(/;/, "", k); n[k] += $(i-1) }
+            for (i = 2; i <= NF; i++) {
+                k = $(i); sub(/;$/, "", k)
+                if (k == "passed" || k == "failed" || k == "ignored") n[k] += $(i - 1)
             }
             bins++
          }
-         END { printf "%d passed; %d failed; %d ignored (%d test binaries)", n["passed"], n["failed"], n["ignored"], bins }' "$TEST_LOG"
+         END { printf "%d %d %d %d\n", n["passed"], n["failed"], n["ignored"], bins }' "$TEST_LOG"
 }
 
 step tools "infra/scripts/tools.sh"
@@ -86,9 +90,14 @@ step test "cargo test --workspace (DynamoDB on moto)"
 moto_start
 mkdir -p "$LOG_DIR"
 # tee keeps a copy for the totals; pipefail makes cargo's exit status the pipeline's.
-with_test_aws cargo test --workspace "$@" 2>&1 | tee "$TEST_LOG"
-TEST_COUNTS="$(count_tests)"
-if [[ $TEST_COUNTS == "0 passed; 0 failed"* ]]; then warn "cargo test ran no test"; fi
+test_rc=0
+with_test_aws cargo test --workspace "$@" 2>&1 | tee "$TEST_LOG" || test_rc=$?
+read -r passed failed ignored bins < <(count_tests) || true
+if ((bins > 0)); then
+    TEST_COUNTS="$passed passed, $failed failed, $ignored skipped"
+    if ((passed + failed == 0)); then warn "cargo test ran no test"; fi
+fi
+((test_rc == 0)) || exit "$test_rc"
 moto_stop
 
 export SAM_CLI_TELEMETRY=0
