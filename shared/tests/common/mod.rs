@@ -43,13 +43,17 @@ pub fn unique_prefix() -> String {
 
 /// A store on the DynamoDB backend, with every table of template.yaml created under a new prefix.
 pub async fn dynamo() -> (Store, Clock, ()) {
-    let clock = Clock::system();
+    let (store, _) = dynamo_backend().await;
+    let clock = store.clock().clone();
+    (store, clock, ())
+}
+
+/// Like [`dynamo`], also returning the backend itself, for tests that inspect tables directly.
+pub async fn dynamo_backend() -> (Store, DynamoStore) {
     let prefix = unique_prefix();
-    let backend = DynamoStore::connect(Some(&dynamo_endpoint()), &prefix, clock.clone()).await;
-    create_tables(backend.client(), &prefix)
-        .await
-        .expect("create tables on the emulator");
-    (Store::new(backend), clock, ())
+    let backend = DynamoStore::connect(Some(&dynamo_endpoint()), &prefix, Clock::system()).await;
+    create_tables(backend.client(), &prefix).await.expect("create tables on the emulator");
+    (Store::new(backend.clone()), backend)
 }
 
 use axum::Router;

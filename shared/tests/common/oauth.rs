@@ -141,6 +141,7 @@ pub fn redirect_params(reply: &Reply) -> HashMap<String, String> {
     url.query_pairs().into_owned().collect()
 }
 
+#[derive(Clone)]
 pub struct Harness {
     pub state: AppState,
     pub router: Router,
