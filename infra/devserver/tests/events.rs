@@ -1,0 +1,251 @@
+//! The sample events in `events/`: each is an API Gateway HTTP API (payload 2.0) event for a route
+//! of `template.yaml`, and the function the template routes it to answers it the way its Lambda
+//! would: the event goes through `lambda_http`'s own decoding into that function's router, with no
+//! `PUBLIC_URL`, so URLs come from the event's `requestContext.domainName` as they do behind API
+//! Gateway.
+//!
+//! Routes map to functions through the template, and functions to routers through
+//! `devserver::functions()`: a new function needs no change here, only its events.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use axum::Router;
+use common::{Reply, Route, is_fallback, path_matches, send, template_routes};
+use lambda_http::request::RequestContext;
+use mcp_oauth::app::{AppState, function};
+use serde_json::Value;
+
+struct Sample {
+    file: String,
+    json: Value,
+    route: Route,
+}
+
+fn events_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events")
+}
+
+/// Every `events/*.json`, with the template route it belongs to.
+fn samples() -> Vec<Sample> {
+    let routes = template_routes();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(events_dir())
+        .expect("events/ exists")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let file = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .expect("utf-8 name")
+                .to_owned();
+            let text = std::fs::read_to_string(&path).expect("readable");
+            let json: Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("events/{file} is not JSON: {e}"));
+            let method = json["requestContext"]["http"]["method"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let path = json["rawPath"].as_str().unwrap_or_default().to_owned();
+            let route = routes
+                .iter()
+                .find(|r| (r.method == method || r.method == "ANY") && path_matches(&r.path, &path))
+                .unwrap_or_else(|| {
+                    panic!("events/{file}: {method} {path} is no HttpApi route of template.yaml")
+                })
+                .clone();
+            Sample { file, json, route }
+        })
+        .collect()
+}
+
+/// The router of a template function, as `devserver::functions()` lists it.
+fn routes_for(logical_id: &str) -> fn(AppState) -> Router {
+    devserver::functions()
+        .into_iter()
+        .find(|(id, _)| *id == logical_id)
+        .map(|(_, routes)| routes)
+        .unwrap_or_else(|| {
+            panic!("{logical_id} is in template.yaml but not in devserver::functions()")
+        })
+}
+
+/// Sends a sample through its function's router the way its Lambda would receive it.
+async fn invoke(sample: &Sample) -> Reply {
+    let text = sample.json.to_string();
+    let req = lambda_http::request::from_str(&text)
+        .unwrap_or_else(|e| panic!("events/{}: lambda_http cannot decode it: {e}", sample.file));
+    assert!(
+        matches!(
+            req.extensions().get::<RequestContext>(),
+            Some(RequestContext::ApiGatewayV2(_))
+        ),
+        "events/{}: not an HTTP API payload 2.0 event",
+        sample.file
+    );
+    // Behind API Gateway without PUBLIC_URL: the issuer comes from the request context.
+    let mut config = common::config();
+    config.public_url = None;
+    let (state, _dir) = common::state(config);
+    let lambda = function(routes_for(&sample.route.function), state);
+    send(&lambda, req.map(axum::body::Body::new)).await
+}
+
+fn https_domain(sample: &Sample) -> String {
+    let domain = sample.json["requestContext"]["domainName"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        domain.ends_with(".amazonaws.com"),
+        "events/{}: domainName {domain:?}",
+        sample.file
+    );
+    format!("https://{domain}")
+}
+
+#[test]
+fn every_event_is_a_well_formed_http_api_v2_event_for_its_route() {
+    let samples = samples();
+    assert!(!samples.is_empty(), "events/ holds no sample");
+    for s in &samples {
+        let (f, ctx) = (&s.file, &s.json["requestContext"]);
+        assert_eq!(s.json["version"], "2.0", "events/{f}: version");
+        assert_eq!(
+            s.json["routeKey"],
+            s.route.key(),
+            "events/{f}: routeKey must be the template's route"
+        );
+        assert_eq!(
+            ctx["routeKey"],
+            s.route.key(),
+            "events/{f}: requestContext.routeKey"
+        );
+        assert_eq!(
+            ctx["http"]["path"], s.json["rawPath"],
+            "events/{f}: http.path and rawPath differ"
+        );
+        assert_eq!(ctx["stage"], "$default", "events/{f}: stage");
+        assert!(
+            ctx["http"]["sourceIp"]
+                .as_str()
+                .is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_ok()),
+            "events/{f}: sourceIp"
+        );
+        assert!(
+            s.json["isBase64Encoded"].is_boolean(),
+            "events/{f}: isBase64Encoded"
+        );
+        assert!(s.json["headers"].is_object(), "events/{f}: headers");
+        https_domain(s);
+    }
+}
+
+#[tokio::test]
+async fn every_event_is_answered_by_its_function_without_a_server_error() {
+    for s in samples() {
+        let reply = invoke(&s).await;
+        assert!(
+            !is_fallback(&reply).await,
+            "events/{}: {} has no route for {}",
+            s.file,
+            s.route.function,
+            s.route.key()
+        );
+        assert!(
+            !reply.status.is_server_error(),
+            "events/{}: {} answered {}: {}",
+            s.file,
+            s.route.function,
+            reply.status,
+            reply.text()
+        );
+    }
+}
+
+/// DESIGN: `events/` holds one or more sample events per function.
+#[test]
+fn every_function_has_a_sample_event() {
+    let samples = samples();
+    let missing: std::collections::BTreeSet<String> = template_routes()
+        .into_iter()
+        .map(|r| r.function)
+        .filter(|f| !samples.iter().any(|s| s.route.function == *f))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no sample event in events/ for {missing:?}"
+    );
+}
+
+#[test]
+fn every_discovery_route_has_a_sample_event() {
+    let samples = samples();
+    for route in template_routes()
+        .into_iter()
+        .filter(|r| r.function == "DiscoveryFunction")
+    {
+        assert!(
+            samples.iter().any(|s| s.route == route),
+            "{} has no sample event in events/",
+            route.key()
+        );
+    }
+}
+
+#[tokio::test]
+async fn discovery_events_take_their_urls_from_the_api_gateway_domain() {
+    let samples: Vec<Sample> = samples()
+        .into_iter()
+        .filter(|s| s.route.function == "DiscoveryFunction")
+        .collect();
+    assert_eq!(samples.len(), 5, "one sample per discovery route");
+    for s in &samples {
+        let reply = invoke(s).await;
+        let base = https_domain(s);
+        assert_eq!(
+            reply.status,
+            http::StatusCode::OK,
+            "events/{}: {}",
+            s.file,
+            reply.text()
+        );
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/json"),
+            "events/{}",
+            s.file
+        );
+        let doc = reply.json();
+        if s.route
+            .path
+            .starts_with("/.well-known/oauth-protected-resource")
+        {
+            assert_eq!(doc["resource"], format!("{base}/mcp"), "events/{}", s.file);
+            assert_eq!(
+                doc["authorization_servers"],
+                serde_json::json!([base]),
+                "events/{}",
+                s.file
+            );
+        } else if s.route.path.ends_with("jwks.json") {
+            assert!(
+                doc["keys"].as_array().is_some_and(|k| !k.is_empty()),
+                "events/{}: {doc}",
+                s.file
+            );
+        } else {
+            assert_eq!(doc["issuer"], base, "events/{}", s.file);
+            assert_eq!(
+                doc["token_endpoint"],
+                format!("{base}/api/oauth/token"),
+                "events/{}",
+                s.file
+            );
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! Token-signing keys (`mcp_oauth::keys`): one key per rotation slot however many instances race
+//! to create it, `kid` = RFC 7638 thumbprint, JWTs that verify with the published JWK, rotation
+//! that keeps old keys published until their tokens expire, a store-read floor for unknown `kid`s,
+//! and keys that survive a restart of the dev server's embedded store.
+//!
+//! Storage behaviour matters here, so every rule runs on both backends (`embedded::…` and
+//! `dynamodb::…`), except the restart, which is about the embedded file.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation, decode, decode_header, encode};
+use mcp_oauth::clock::Clock;
+use mcp_oauth::keys::{KeyRing, REFRESH_FLOOR};
+use mcp_oauth::store::Store;
+use mcp_oauth::store::embedded::EmbeddedStore;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// Seconds per rotation slot in these tests.
+const ROTATION: i64 = 1000;
+/// Access-token lifetime in these tests.
+const ACCESS_TTL: i64 = 300;
+
+fn ring(s: &Store) -> KeyRing {
+    KeyRing::new(s.clone(), ROTATION, ACCESS_TTL)
+}
+
+/// Moves the store's clock forward to `target` (epoch seconds).
+fn advance_to(s: &Store, target: i64) {
+    let now = s.clock().now();
+    assert!(target >= now, "the clock only moves forward");
+    s.clock().advance(target - now);
+}
+
+/// Moves the clock to 10 s into the next rotation slot and returns that slot's end, so a test
+/// knows its slot boundaries exactly and real seconds ticking by cannot cross one.
+fn start_of_a_fresh_slot(s: &Store) -> i64 {
+    let next = (s.clock().now().div_euclid(ROTATION) + 1) * ROTATION;
+    advance_to(s, next + 10);
+    next + ROTATION
+}
+
+/// The published keys, as a fresh instance (a cold Lambda) reads them from the store.
+async fn published(s: &Store) -> Vec<Value> {
+    let jwks = ring(s).jwks().await.expect("jwks");
+    jwks["keys"].as_array().expect("keys array").clone()
+}
+
+async fn published_kids(s: &Store) -> BTreeSet<String> {
+    published(s)
+        .await
+        .iter()
+        .map(|k| k["kid"].as_str().expect("kid").to_owned())
+        .collect()
+}
+
+fn sign(key: &jsonwebtoken::EncodingKey, kid: &str, sub: &str) -> String {
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some(kid.to_owned());
+    let claims = json!({"sub": sub, "exp": jsonwebtoken::get_current_timestamp() + 600});
+    encode(&header, &claims, key).expect("sign")
+}
+
+fn verify(token: &str, key: &DecodingKey) -> jsonwebtoken::errors::Result<Value> {
+    decode::<Value>(token, key, &Validation::new(Algorithm::ES256)).map(|d| d.claims)
+}
+
+fn decoding_key(jwk: &Value) -> DecodingKey {
+    DecodingKey::from_ec_components(jwk["x"].as_str().expect("x"), jwk["y"].as_str().expect("y"))
+        .expect("EC JWK")
+}
+
+async fn ten_instances_racing_for_the_signer_create_one_key(s: Store) {
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let ring = ring(&s);
+            tokio::spawn(async move { ring.signer().await.expect("signer").kid.clone() })
+        })
+        .collect();
+    let mut kids = BTreeSet::new();
+    for t in tasks {
+        kids.insert(t.await.expect("task"));
+    }
+    assert_eq!(
+        kids.len(),
+        1,
+        "racing instances disagree on the signing key: {kids:?}"
+    );
+    assert_eq!(
+        published_kids(&s).await,
+        kids,
+        "the store must hold exactly the one key they agreed on"
+    );
+}
+
+async fn ten_instances_racing_to_publish_on_a_cold_store_create_one_key(s: Store) {
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let ring = ring(&s);
+            tokio::spawn(async move { ring.jwks().await.expect("jwks") })
+        })
+        .collect();
+    let mut seen = BTreeSet::new();
+    for t in tasks {
+        let jwks = t.await.expect("task");
+        for k in jwks["keys"].as_array().expect("keys") {
+            seen.insert(k["kid"].as_str().expect("kid").to_owned());
+        }
+    }
+    assert_eq!(
+        seen.len(),
+        1,
+        "cold JWKS requests created several keys: {seen:?}"
+    );
+    assert_eq!(published_kids(&s).await, seen);
+}
+
+async fn kid_is_the_rfc7638_thumbprint_of_the_published_key(s: Store) {
+    let kid = ring(&s).signer().await.expect("signer").kid.clone();
+    let keys = published(&s).await;
+    let jwk = keys
+        .iter()
+        .find(|k| k["kid"] == kid.as_str())
+        .expect("signer's key is published");
+    let (x, y) = (jwk["x"].as_str().expect("x"), jwk["y"].as_str().expect("y"));
+    // RFC 7638 §3: the required members, in lexicographic order, no whitespace.
+    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+    assert_eq!(
+        kid,
+        URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+    );
+    // x and y are the coordinates of a point on P-256.
+    let mut sec1 = vec![0x04];
+    sec1.extend(URL_SAFE_NO_PAD.decode(x).expect("x is base64url"));
+    sec1.extend(URL_SAFE_NO_PAD.decode(y).expect("y is base64url"));
+    assert_eq!(sec1.len(), 65, "P-256 coordinates are 32 bytes each");
+    assert!(
+        p256::PublicKey::from_sec1_bytes(&sec1).is_ok(),
+        "not a P-256 point"
+    );
+}
+
+async fn token_signed_by_the_signer_verifies_with_the_published_jwk(s: Store) {
+    let signer = ring(&s).signer().await.expect("signer");
+    let token = sign(&signer.key, &signer.kid, "user-1");
+    assert_eq!(
+        decode_header(&token).expect("header").kid.as_deref(),
+        Some(signer.kid.as_str())
+    );
+
+    let keys = published(&s).await;
+    let jwk = keys
+        .iter()
+        .find(|k| k["kid"] == signer.kid.as_str())
+        .expect("published");
+    assert_eq!(
+        verify(&token, &decoding_key(jwk)).expect("verifies")["sub"],
+        "user-1"
+    );
+
+    // The verifier's path: a cold instance looks the key up by kid.
+    let cold = ring(&s)
+        .verifying_key(&signer.kid)
+        .await
+        .expect("store")
+        .expect("known kid");
+    assert_eq!(verify(&token, &cold).expect("verifies")["sub"], "user-1");
+
+    // Negative control: the same key rejects a token whose payload was altered.
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    parts[1] = URL_SAFE_NO_PAD.encode(br#"{"sub":"admin","exp":99999999999}"#);
+    assert!(
+        verify(&parts.join("."), &decoding_key(jwk)).is_err(),
+        "an altered token must not verify"
+    );
+}
+
+async fn rotation_signs_with_a_new_key_and_publishes_the_old_until_its_tokens_expire(s: Store) {
+    let slot_end = start_of_a_fresh_slot(&s);
+    let ring = ring(&s);
+    let old = ring.signer().await.expect("signer");
+    let old_token = sign(&old.key, &old.kid, "before-rotation");
+
+    advance_to(&s, slot_end + 5);
+    let new = ring.signer().await.expect("signer after rotation");
+    assert_ne!(
+        new.kid, old.kid,
+        "past KEY_ROTATION_AGE a new key must sign"
+    );
+    assert_eq!(
+        self::ring(&s).signer().await.expect("signer").kid,
+        new.kid,
+        "other instances agree"
+    );
+    assert_eq!(
+        published_kids(&s).await,
+        BTreeSet::from([old.kid.clone(), new.kid.clone()])
+    );
+    let keys = published(&s).await;
+    let old_jwk = keys
+        .iter()
+        .find(|k| k["kid"] == old.kid.as_str())
+        .expect("old key still published");
+    assert!(
+        verify(&old_token, &decoding_key(old_jwk)).is_ok(),
+        "tokens from before the rotation still verify"
+    );
+
+    // The old key may have signed in its slot's last second a token that lives ACCESS_TTL, and
+    // verifiers get 60 s of leeway: it stays published until then.
+    advance_to(&s, slot_end + ACCESS_TTL + 55);
+    assert!(
+        published_kids(&s).await.contains(&old.kid),
+        "retired too early"
+    );
+    advance_to(&s, slot_end + ACCESS_TTL + 65);
+    assert_eq!(
+        published_kids(&s).await,
+        BTreeSet::from([new.kid.clone()]),
+        "the old key must leave the JWKS"
+    );
+}
+
+async fn unknown_kid_reads_the_store_at_most_once_per_refresh_floor(s: Store) {
+    let verifier = ring(&s);
+    let before = s.calls();
+    assert!(
+        verifier
+            .verifying_key("forged-kid")
+            .await
+            .expect("store")
+            .is_none()
+    );
+    assert_eq!(
+        s.calls(),
+        before + 1,
+        "the first unknown kid reads the store once"
+    );
+    for i in 0..5 {
+        assert!(
+            verifier
+                .verifying_key(&format!("forged-{i}"))
+                .await
+                .expect("store")
+                .is_none()
+        );
+    }
+    assert_eq!(
+        s.calls(),
+        before + 1,
+        "more unknown kids within the floor must not reach the store"
+    );
+
+    // Another instance creates a key meanwhile; the verifier finds it once the floor has passed.
+    let signer = ring(&s).signer().await.expect("signer");
+    let token = sign(&signer.key, &signer.kid, "user-2");
+    let before = s.calls();
+    let _ = verifier.verifying_key(&signer.kid).await.expect("store");
+    assert_eq!(s.calls(), before, "still within the floor: no store read");
+    s.clock().advance(REFRESH_FLOOR);
+    let key = verifier
+        .verifying_key(&signer.kid)
+        .await
+        .expect("store")
+        .expect("found after the floor");
+    assert_eq!(s.calls(), before + 1);
+    assert!(verify(&token, &key).is_ok());
+    // Known now: cached, no further reads.
+    assert!(
+        verifier
+            .verifying_key(&signer.kid)
+            .await
+            .expect("store")
+            .is_some()
+    );
+    assert_eq!(
+        s.calls(),
+        before + 1,
+        "a known kid is served from the cache"
+    );
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let (store, _clock, _dir) = super::common::embedded();
+                    super::$name(store).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let (store, _clock, ()) = super::common::dynamo().await;
+                    super::$name(store).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    ten_instances_racing_for_the_signer_create_one_key,
+    ten_instances_racing_to_publish_on_a_cold_store_create_one_key,
+    kid_is_the_rfc7638_thumbprint_of_the_published_key,
+    token_signed_by_the_signer_verifies_with_the_published_jwk,
+    rotation_signs_with_a_new_key_and_publishes_the_old_until_its_tokens_expire,
+    unknown_kid_reads_the_store_at_most_once_per_refresh_floor,
+);
+
+/// The dev server keeps its keys (and so the tokens it issued stay valid) across a restart.
+#[tokio::test]
+async fn signing_key_survives_a_restart_of_the_embedded_store() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("devserver.redb");
+    let kid = {
+        let store = Store::new(EmbeddedStore::open(&path, Clock::system()).expect("open"));
+        ring(&store).signer().await.expect("signer").kid.clone()
+    };
+    // Everything that held the file is dropped; redb would refuse a second open otherwise.
+    let store = Store::new(EmbeddedStore::open(&path, Clock::system()).expect("reopen"));
+    assert_eq!(published_kids(&store).await, BTreeSet::from([kid.clone()]));
+    assert_eq!(
+        ring(&store).signer().await.expect("signer").kid,
+        kid,
+        "no new key after a restart"
+    );
+}
