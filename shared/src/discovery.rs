@@ -35,7 +35,10 @@ pub fn authorization_server_metadata(urls: &Urls) -> Value {
         "issuer": urls.issuer(),
         "authorization_endpoint": urls.authorize(),
         "token_endpoint": urls.token(),
+        "registration_endpoint": urls.register(),
         "jwks_uri": urls.jwks(),
+        "revocation_endpoint": urls.revoke(),
+        "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
@@ -66,7 +69,8 @@ async fn jwks(State(state): State<AppState>) -> Result<Response, ApiError> {
 
 /// The discovery function's routes (no fallbacks: the host adds those).
 pub fn routes(state: AppState) -> Router {
-    let cors = CorsLayer::new().allow_origin(Any).allow_methods([Method::GET]);
+    // Any header: the TypeScript MCP SDK sends MCP-Protocol-Version on metadata fetches.
+    let cors = CorsLayer::new().allow_origin(Any).allow_methods([Method::GET]).allow_headers(Any);
     let routes = Router::new()
         .route(urls::PRM_PATH, get(prm))
         .route(&format!("{}{}", urls::PRM_PATH, urls::MCP_PATH), get(prm))

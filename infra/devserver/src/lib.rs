@@ -7,9 +7,18 @@ use axum::Router;
 use mcp_oauth::app::AppState;
 use mcp_oauth::discovery;
 
+/// A function's routes, built from the shared state.
+pub type Routes = fn(AppState) -> Router;
+
 /// Every function, as `(logical id in template.yaml, its routes)`.
-pub fn functions() -> Vec<(&'static str, fn(AppState) -> Router)> {
-    vec![("DiscoveryFunction", discovery::routes)]
+pub fn functions() -> Vec<(&'static str, Routes)> {
+    vec![
+        ("DiscoveryFunction", discovery::routes),
+        ("RegisterFunction", mcp_oauth::register::routes),
+        ("AuthorizeFunction", mcp_oauth::authorize::routes),
+        ("TokenFunction", mcp_oauth::token_endpoint::routes),
+        ("RevokeFunction", mcp_oauth::revoke::routes),
+    ]
 }
 
 /// All functions merged, with one set of fallbacks.

@@ -10,7 +10,11 @@
 
 use std::collections::HashMap;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{
@@ -50,7 +54,20 @@ impl DynamoStore {
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
             ))
             .build_https();
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http);
+        // DynamoDB answers in milliseconds: retry quickly and give up well inside the Lambda
+        // timeout, so an outage is a prompt 503, not a hung request.
+        let retry = RetryConfig::standard()
+            .with_initial_backoff(Duration::from_millis(25))
+            .with_max_backoff(Duration::from_secs(1));
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(1))
+            .operation_attempt_timeout(Duration::from_secs(2))
+            .operation_timeout(Duration::from_secs(5))
+            .build();
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(http)
+            .retry_config(retry)
+            .timeout_config(timeouts);
         if let Some(url) = endpoint {
             loader = loader.endpoint_url(url);
         }
