@@ -249,3 +249,34 @@ async fn discovery_events_take_their_urls_from_the_api_gateway_domain() {
         }
     }
 }
+
+/// The authorization server's sample events name a client that is not registered, as a first
+/// request to a fresh deployment would: each function must answer with its specification's
+/// error, in its own format.
+#[tokio::test]
+async fn authorization_server_events_get_their_specified_errors() {
+    let expected: &[(&str, u16, &str)] = &[
+        ("authorize-get-unknown-client.json", 400, "text/html"),
+        ("authorize-post-login.json", 400, "text/html"),
+        ("logout.json", 303, ""),
+        ("token-authorization-code.json", 401, "application/json"),
+        ("token-refresh.json", 401, "application/json"),
+        ("revoke.json", 401, "application/json"),
+    ];
+    let samples = samples();
+    for (file, status, content_type) in expected {
+        let s = samples.iter().find(|s| s.file == *file).unwrap_or_else(|| panic!("events/{file} is missing"));
+        let reply = invoke(s).await;
+        assert_eq!(reply.status.as_u16(), *status, "events/{file}: {}", reply.text());
+        let ct = reply.header("content-type").unwrap_or_default();
+        assert!(ct.starts_with(content_type), "events/{file}: content-type {ct:?}");
+        if content_type == &"text/html" {
+            let csp = reply.header("content-security-policy").unwrap_or_default();
+            assert!(csp.contains("frame-ancestors 'none'"), "events/{file}: CSP {csp:?}");
+            assert!(reply.header("location").is_none(), "events/{file}: must not redirect an unknown client");
+        }
+        if content_type == &"application/json" {
+            assert_eq!(reply.json()["error"], "invalid_client", "events/{file}");
+        }
+    }
+}
