@@ -15,6 +15,7 @@ pub mod discovery;
 pub mod form;
 pub mod http;
 pub mod keys;
+pub mod mcp;
 pub mod pages;
 pub mod register;
 pub mod resource;

@@ -1,5 +1,10 @@
 //! The scopes this server knows, with the words the consent screen uses for each.
 //!
+//! The resource's scopes are the two every MCP server has (listing and running tools) plus every
+//! scope a tool declares in the registry (`crate::mcp::tools`), so the metadata documents, the
+//! consent screen, `tools/list` filtering and the step-up challenge can never disagree
+//! (DESIGN decision 7). A tool's scope needs a description here; a test checks that it has one.
+//!
 //! `offline_access` is the authorization server's: it asks for a refresh token (MCP 2026-07-28)
 //! and is never a scope of the MCP resource, so protected resource metadata and
 //! `WWW-Authenticate` challenges never list it.
@@ -16,16 +21,29 @@ pub struct ScopeInfo {
     pub description: &'static str,
 }
 
-/// Scopes of the MCP resource, in the order the consent screen lists them.
+/// Plain-language descriptions of the scopes the consent screen can show, in its order. Add a
+/// line here when a tool declares a new scope.
 pub const RESOURCE_SCOPES: &[ScopeInfo] = &[
     ScopeInfo { name: TOOLS_READ, description: "See the list of tools this server offers" },
     ScopeInfo { name: TOOLS_EXECUTE, description: "Run tools on your behalf" },
     ScopeInfo { name: PROFILE_READ, description: "Read your profile: your user id and email address" },
 ];
 
-/// What `scopes_supported` lists in the protected resource metadata.
+/// The description of `scope`, if it has one.
+pub fn info(scope: &str) -> Option<ScopeInfo> {
+    RESOURCE_SCOPES.iter().find(|s| s.name == scope).copied()
+}
+
+/// What `scopes_supported` lists in the protected resource metadata: the two tool scopes, then
+/// every scope the tool registry declares.
 pub fn resource_scopes() -> Vec<&'static str> {
-    RESOURCE_SCOPES.iter().map(|s| s.name).collect()
+    let mut all = vec![TOOLS_READ, TOOLS_EXECUTE];
+    for scope in crate::mcp::tools::declared_scopes() {
+        if !all.contains(&scope) {
+            all.push(scope);
+        }
+    }
+    all
 }
 
 /// What `scopes_supported` lists in the authorization server metadata.
@@ -37,7 +55,7 @@ pub fn server_scopes() -> Vec<&'static str> {
 
 /// True for a scope this server can grant.
 pub fn is_known(scope: &str) -> bool {
-    scope == OFFLINE_ACCESS || RESOURCE_SCOPES.iter().any(|s| s.name == scope)
+    scope == OFFLINE_ACCESS || resource_scopes().contains(&scope)
 }
 
 /// The scopes granted when a request names none: every scope of the resource.
@@ -61,13 +79,18 @@ pub fn parse(param: Option<&str>) -> Result<Vec<String>, String> {
         }
     }
     // Resource scopes in their declared order, offline_access last: a stable form to compare.
-    out.sort_by_key(|s| RESOURCE_SCOPES.iter().position(|r| r.name == s).unwrap_or(usize::MAX));
+    let order = resource_scopes();
+    out.sort_by_key(|s| order.iter().position(|r| r == s).unwrap_or(usize::MAX));
     Ok(out)
 }
 
 /// The plain-language descriptions of the resource scopes in `granted`, for the consent screen.
 pub fn describe(granted: &[String]) -> Vec<ScopeInfo> {
-    RESOURCE_SCOPES.iter().filter(|s| granted.iter().any(|g| g == s.name)).copied().collect()
+    resource_scopes()
+        .into_iter()
+        .filter(|s| granted.iter().any(|g| g == s))
+        .map(|s| info(s).unwrap_or(ScopeInfo { name: s, description: s }))
+        .collect()
 }
 
 #[cfg(test)]
@@ -91,6 +114,21 @@ mod tests {
             parse(Some("offline_access profile:read mcp:tools:read profile:read")).unwrap(),
             ["mcp:tools:read", "profile:read", "offline_access"]
         );
+    }
+
+    #[test]
+    fn every_scope_a_tool_declares_has_a_consent_description() {
+        for scope in resource_scopes() {
+            assert!(info(scope).is_some(), "scope {scope} has no description in RESOURCE_SCOPES");
+        }
+    }
+
+    #[test]
+    fn the_registry_drives_the_resource_scopes() {
+        for scope in crate::mcp::tools::declared_scopes() {
+            assert!(resource_scopes().contains(&scope));
+        }
+        assert!(resource_scopes().contains(&PROFILE_READ), "whoami declares profile:read");
     }
 
     #[test]

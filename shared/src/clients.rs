@@ -1,0 +1,139 @@
+//! Registered OAuth clients: the stored record, how it is read, and what other endpoints ask of a
+//! client (does this `redirect_uri` match, who is asking at the token endpoint).
+//!
+//! Not for: registering clients (see `register`, which validates metadata and writes the record)
+//! or any grant logic (see `authorize` and `tokens`).
+
+mod auth;
+pub mod redirect_uri;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::store::{Item, Store, StoreResult, Table, typed};
+
+pub use auth::{ClientCredentials, authenticate, credentials};
+
+/// How a client authenticates at the token endpoint (RFC 7591 `token_endpoint_auth_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// A public client: no secret; PKCE protects its codes.
+    None,
+    ClientSecretBasic,
+    ClientSecretPost,
+}
+
+impl AuthMethod {
+    /// The RFC 7591 name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::None => "none",
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AuthMethod> {
+        match s {
+            "none" => Some(AuthMethod::None),
+            "client_secret_basic" => Some(AuthMethod::ClientSecretBasic),
+            "client_secret_post" => Some(AuthMethod::ClientSecretPost),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Client {
+    pub client_id: String,
+    pub client_name: Option<String>,
+    /// Exactly as registered: matching compares strings, so no normalisation is ever applied.
+    pub redirect_uris: Vec<String>,
+    pub auth_method: AuthMethod,
+    /// SHA-256 (crate::crypto::sha256_b64) of the secret; None for public clients.
+    pub secret_hash: Option<String>,
+    pub created_at: i64,
+    /// The registered metadata as echoed in the registration response (client_name, client_uri,
+    /// logo_uri, grant_types, response_types, scope, token_endpoint_auth_method, application_type,
+    /// contacts, software_id, software_version, and unknown fields kept as sent, within limits).
+    /// `redirect_uris` lives in its own field above, not here.
+    pub metadata: Map<String, Value>,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.auth_method == AuthMethod::None
+    }
+
+    /// Exact string match against a registered redirect URI, except that for a registered
+    /// loopback `http` URI (host 127.0.0.1, [::1] or localhost) any port matches when everything
+    /// else (scheme, host, path, query) is equal (RFC 8252 §7.3).
+    pub fn redirect_uri_matches(&self, uri: &str) -> bool {
+        self.redirect_uris
+            .iter()
+            .any(|registered| redirect_uri::matches(registered, uri))
+    }
+
+    /// client_name, or the client_id when none was given.
+    pub fn display_name(&self) -> &str {
+        self.client_name.as_deref().unwrap_or(&self.client_id)
+    }
+
+    /// The registered `grant_types` (registration always stores them, defaulted if omitted).
+    pub fn grant_types(&self) -> impl Iterator<Item = &str> {
+        self.metadata
+            .get("grant_types")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+    }
+
+    /// Whether the client registered this grant type (e.g. `refresh_token`).
+    pub fn allows_grant_type(&self, grant_type: &str) -> bool {
+        self.grant_types().any(|g| g == grant_type)
+    }
+
+    /// The registered `scope` (space-separated), reduced to the scopes this server knows; None when
+    /// the client registered none of them. Registration drops unknown scopes rather than refuse
+    /// the client, so treat this as what the client said it wants, not as a limit it agreed to.
+    pub fn registered_scope(&self) -> Option<&str> {
+        self.metadata.get("scope").and_then(Value::as_str)
+    }
+}
+
+/// Longest client id looked up at all; anything longer cannot be one of ours and would only make
+/// the store reject the key.
+const MAX_CLIENT_ID_LEN: usize = 256;
+
+/// The store key of a client in [`Table::Clients`].
+pub fn key(client_id: &str) -> String {
+    client_id.to_owned()
+}
+
+pub fn from_item(item: &Item) -> StoreResult<Client> {
+    typed::body(item)
+}
+
+/// The client, if registered. One store call; an id that cannot be ours (empty or overlong) is
+/// absent without one.
+pub async fn get(store: &Store, client_id: &str) -> StoreResult<Option<Client>> {
+    if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
+        return Ok(None);
+    }
+    store
+        .get(Table::Clients, &key(client_id))
+        .await?
+        .as_ref()
+        .map(from_item)
+        .transpose()
+}
+
+/// Writes a new client with create-if-absent, so a (vanishingly unlikely) id collision can never
+/// overwrite another client. Returns false on such a collision.
+pub async fn create(store: &Store, client: &Client) -> StoreResult<bool> {
+    store
+        .create(Table::Clients, typed::item(key(&client.client_id), client)?)
+        .await
+}

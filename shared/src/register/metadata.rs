@@ -1,0 +1,289 @@
+//! The client metadata of a registration request (RFC 7591 §2): what is required, what is
+//! defaulted, what is checked, and what is kept as sent.
+//!
+//! Known fields are checked and normalised (`scope` keeps only the scopes this server knows);
+//! unknown ones (such as the `application_type` that the Python MCP SDK sends) are kept as sent,
+//! within [`MAX_FIELDS`] fields and the request's size limit. A `null` counts as absent. Fields
+//! that only the server may set (`client_id`, `client_secret`, …) are dropped, so a client can
+//! never choose its own id or secret.
+//!
+//! Not for: reading the HTTP request or storing the client (see `register`).
+
+use serde_json::{Map, Value};
+
+use crate::clients::AuthMethod;
+use crate::clients::redirect_uri;
+use crate::scopes;
+
+pub const MAX_REDIRECT_URIS: usize = 10;
+/// Most top-level fields a request may carry, known and unknown together.
+pub const MAX_FIELDS: usize = 50;
+/// Longest field name kept.
+pub const MAX_FIELD_NAME: usize = 100;
+/// Longest `client_name`, `software_id`, `application_type` and similar short texts, in characters.
+pub const MAX_TEXT: usize = 200;
+pub const MAX_CONTACTS: usize = 10;
+
+const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token"];
+const RESPONSE_TYPES: &[&str] = &["code"];
+/// Set by the server only. `software_statement` is dropped as well: this server cannot verify one,
+/// and echoing its unverified claims would look like acceptance (RFC 7591 §3.2.1 lets a server
+/// replace or drop requested values).
+const SERVER_OWNED: &[&str] = &[
+    "client_id",
+    "client_secret",
+    "client_id_issued_at",
+    "client_secret_expires_at",
+    "registration_access_token",
+    "registration_client_uri",
+    "software_statement",
+];
+const WEB_URLS: &[&str] = &["client_uri", "logo_uri", "tos_uri", "policy_uri"];
+const SHORT_TEXTS: &[&str] = &["software_id", "software_version", "application_type"];
+
+/// Why a request's metadata was refused: RFC 7591 §3.2.2's two codes for metadata.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetadataError {
+    /// `invalid_redirect_uri`
+    #[error("{0}")]
+    RedirectUri(String),
+    /// `invalid_client_metadata`
+    #[error("{0}")]
+    Metadata(String),
+}
+
+use MetadataError::{Metadata, RedirectUri};
+
+/// What a valid request registers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registration {
+    pub redirect_uris: Vec<String>,
+    pub auth_method: AuthMethod,
+    pub client_name: Option<String>,
+    /// Everything to store and echo except `redirect_uris`, with defaults filled in.
+    pub metadata: Map<String, Value>,
+}
+
+/// A value quoted for an error message, cut short if long.
+fn quoted(s: &str) -> String {
+    const SHOWN: usize = 100;
+    match s.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{:?}…", &s[..cut]),
+        None => format!("{s:?}"),
+    }
+}
+
+/// Removes a field, treating `null` as absent.
+fn take(fields: &mut Map<String, Value>, name: &str) -> Option<Value> {
+    fields.remove(name).filter(|v| !v.is_null())
+}
+
+fn text(value: Value, name: &str, max: usize) -> Result<String, MetadataError> {
+    let Value::String(s) = value else {
+        return Err(Metadata(format!("{name} must be a string")));
+    };
+    if s.is_empty() || s.chars().count() > max {
+        return Err(Metadata(format!(
+            "{name} must be 1 to {max} characters long"
+        )));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(Metadata(format!(
+            "{name} must not contain control characters"
+        )));
+    }
+    Ok(s)
+}
+
+fn strings(value: Value, name: &str) -> Result<Vec<String>, MetadataError> {
+    let Value::Array(items) = value else {
+        return Err(Metadata(format!("{name} must be an array of strings")));
+    };
+    items
+        .into_iter()
+        .map(|v| match v {
+            Value::String(s) => Ok(s),
+            _ => Err(Metadata(format!("{name} must be an array of strings"))),
+        })
+        .collect()
+}
+
+/// A non-empty list drawn from `allowed`, duplicates removed; `default` when absent.
+fn subset(
+    fields: &mut Map<String, Value>,
+    name: &str,
+    allowed: &[&str],
+    default: &[&str],
+) -> Result<Vec<String>, MetadataError> {
+    let Some(value) = take(fields, name) else {
+        return Ok(default.iter().map(|s| s.to_string()).collect());
+    };
+    let mut out: Vec<String> = Vec::new();
+    for v in strings(value, name)? {
+        if !allowed.contains(&v.as_str()) {
+            return Err(Metadata(format!(
+                "{name} {} is not supported; supported: {}",
+                quoted(&v),
+                allowed.join(", ")
+            )));
+        }
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    if out.is_empty() {
+        return Err(Metadata(format!("{name} must not be empty")));
+    }
+    Ok(out)
+}
+
+fn redirect_uris(value: Option<Value>) -> Result<Vec<String>, MetadataError> {
+    let shape = || {
+        RedirectUri(format!(
+            "redirect_uris must be a non-empty array of at most {MAX_REDIRECT_URIS} strings"
+        ))
+    };
+    let Some(Value::Array(items)) = value else {
+        return Err(shape());
+    };
+    if items.is_empty() || items.len() > MAX_REDIRECT_URIS {
+        return Err(shape());
+    }
+    let mut uris: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        let Value::String(uri) = item else {
+            return Err(shape());
+        };
+        redirect_uri::check(&uri)
+            .map_err(|why| RedirectUri(format!("redirect_uri {} {why}", quoted(&uri))))?;
+        if !uris.contains(&uri) {
+            uris.push(uri);
+        }
+    }
+    Ok(uris)
+}
+
+/// The requested scopes this server knows, or None when it knows none of them. Unknown scopes are
+/// dropped, not refused (RFC 7591 §3.2.1 lets the server replace requested values): Claude.ai
+/// registers with `scope: "claudeai"`, and refusing that would lock it out. A client asks for the
+/// scopes it needs at the authorization endpoint anyway.
+fn scope(value: Value) -> Result<Option<String>, MetadataError> {
+    let Value::String(s) = value else {
+        return Err(Metadata(
+            "scope must be a string of space-separated scopes".into(),
+        ));
+    };
+    let known = scopes::server_scopes();
+    let mut out: Vec<&str> = Vec::new();
+    for token in s.split(' ') {
+        if known.contains(&token) && !out.contains(&token) {
+            out.push(token);
+        }
+    }
+    Ok((!out.is_empty()).then(|| out.join(" ")))
+}
+
+/// Checks a registration request's JSON body and returns what to register.
+pub fn parse(body: Value) -> Result<Registration, MetadataError> {
+    let Value::Object(mut fields) = body else {
+        return Err(Metadata(
+            "the registration request must be a JSON object".into(),
+        ));
+    };
+    if fields.len() > MAX_FIELDS {
+        return Err(Metadata(format!(
+            "too many metadata fields (at most {MAX_FIELDS})"
+        )));
+    }
+    for name in SERVER_OWNED {
+        fields.remove(*name);
+    }
+
+    let redirect_uris = redirect_uris(take(&mut fields, "redirect_uris"))?;
+
+    let auth_method = match take(&mut fields, "token_endpoint_auth_method") {
+        None => AuthMethod::None,
+        Some(Value::String(s)) => AuthMethod::parse(&s).ok_or_else(|| {
+            Metadata(format!(
+                "token_endpoint_auth_method {} is not supported; supported: none, client_secret_basic, client_secret_post",
+                quoted(&s)
+            ))
+        })?,
+        Some(_) => return Err(Metadata("token_endpoint_auth_method must be a string".into())),
+    };
+
+    let grant_types = subset(&mut fields, "grant_types", GRANT_TYPES, GRANT_TYPES)?;
+    // Refresh tokens come only from an authorization code here, so a client without that grant
+    // could never get a token (RFC 7591 §2.1 asks servers to keep these fields consistent).
+    if !grant_types.iter().any(|g| g == "authorization_code") {
+        return Err(Metadata(
+            "grant_types must include authorization_code".into(),
+        ));
+    }
+    let response_types = subset(
+        &mut fields,
+        "response_types",
+        RESPONSE_TYPES,
+        RESPONSE_TYPES,
+    )?;
+
+    let mut metadata = Map::new();
+    metadata.insert(
+        "token_endpoint_auth_method".into(),
+        auth_method.as_str().into(),
+    );
+    metadata.insert("grant_types".into(), grant_types.into());
+    metadata.insert("response_types".into(), response_types.into());
+
+    if let Some(registered) = take(&mut fields, "scope").map(scope).transpose()?.flatten() {
+        metadata.insert("scope".into(), registered.into());
+    }
+    let client_name = take(&mut fields, "client_name")
+        .map(|v| text(v, "client_name", MAX_TEXT))
+        .transpose()?;
+    if let Some(name) = &client_name {
+        metadata.insert("client_name".into(), name.clone().into());
+    }
+    for name in WEB_URLS {
+        if let Some(v) = take(&mut fields, name) {
+            let url = text(v, name, redirect_uri::MAX_LEN)?;
+            redirect_uri::check_web_url(&url)
+                .map_err(|why| Metadata(format!("{name} {} {why}", quoted(&url))))?;
+            metadata.insert((*name).into(), url.into());
+        }
+    }
+    for name in SHORT_TEXTS {
+        if let Some(v) = take(&mut fields, name) {
+            metadata.insert((*name).into(), text(v, name, MAX_TEXT)?.into());
+        }
+    }
+    if let Some(v) = take(&mut fields, "contacts") {
+        let contacts = strings(v, "contacts")?;
+        if contacts.len() > MAX_CONTACTS {
+            return Err(Metadata(format!(
+                "contacts may list at most {MAX_CONTACTS} addresses"
+            )));
+        }
+        let contacts = contacts
+            .into_iter()
+            .map(|c| text(Value::String(c), "each contact", MAX_TEXT))
+            .collect::<Result<Vec<_>, _>>()?;
+        metadata.insert("contacts".into(), contacts.into());
+    }
+
+    for (name, value) in fields {
+        if name.is_empty() || name.len() > MAX_FIELD_NAME {
+            return Err(Metadata(format!(
+                "metadata field names must be 1 to {MAX_FIELD_NAME} bytes long"
+            )));
+        }
+        metadata.insert(name, value);
+    }
+
+    Ok(Registration {
+        redirect_uris,
+        auth_method,
+        client_name,
+        metadata,
+    })
+}
