@@ -64,28 +64,20 @@ impl From<RegisterError> for ApiError {
     fn from(e: RegisterError) -> Self {
         let description = e.to_string();
         match e {
-            RegisterError::NotJson
-            | RegisterError::Unreadable
-            | RegisterError::MalformedJson(_) => {
+            RegisterError::NotJson | RegisterError::Unreadable | RegisterError::MalformedJson(_) => {
                 ApiError::bad_request("invalid_client_metadata", description)
             }
-            RegisterError::TooLarge => ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "invalid_request",
-                description,
-            ),
+            RegisterError::TooLarge => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", description),
             RegisterError::Metadata(MetadataError::RedirectUri(_)) => {
                 ApiError::bad_request("invalid_redirect_uri", description)
             }
             RegisterError::Metadata(MetadataError::Metadata(_)) => {
                 ApiError::bad_request("invalid_client_metadata", description)
             }
-            RegisterError::RateLimited { retry_after } => ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_requests",
-                description,
-            )
-            .with_header(header::RETRY_AFTER, retry_after.to_string()),
+            RegisterError::RateLimited { retry_after } => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", description)
+                    .with_header(header::RETRY_AFTER, retry_after.to_string())
+            }
             RegisterError::Store(e) => ApiError::from(e),
         }
     }
@@ -150,10 +142,7 @@ async fn check_rate(state: &AppState, ip: Option<IpAddr>) -> Result<(), Register
     let window_end = (hour + 1) * WINDOW;
     let bucket = bucket(ip);
     let key = format!("reg:{bucket}:{hour}");
-    let count = state
-        .store
-        .increment(Table::Limits, &key, window_end)
-        .await?;
+    let count = state.store.increment(Table::Limits, &key, window_end).await?;
     if count > state.config.registrations_per_hour {
         tracing::warn!(event = "registration_rate_limited", source = %bucket, count);
         return Err(RegisterError::RateLimited {
@@ -164,10 +153,7 @@ async fn check_rate(state: &AppState, ip: Option<IpAddr>) -> Result<(), Register
 }
 
 /// Stores a new client under a fresh random id. Returns it with its secret, if it has one.
-async fn create_client(
-    state: &AppState,
-    reg: Registration,
-) -> Result<(Client, Option<String>), RegisterError> {
+async fn create_client(state: &AppState, reg: Registration) -> Result<(Client, Option<String>), RegisterError> {
     let secret = (reg.auth_method != clients::AuthMethod::None).then(random_token);
     let mut client = Client {
         client_id: random_id(),
@@ -209,10 +195,7 @@ fn created(client: &Client, secret: Option<String>) -> Response {
     res
 }
 
-async fn register(
-    State(state): State<AppState>,
-    request: Request,
-) -> Result<Response, RegisterError> {
+async fn register(State(state): State<AppState>, request: Request) -> Result<Response, RegisterError> {
     let (parts, body) = request.into_parts();
     let registration = metadata::parse(read_json(&parts.headers, body).await?)?;
     check_rate(&state, client_ip(&parts)).await?;
@@ -252,10 +235,7 @@ mod tests {
         let c = bucket(Some("2001:db8:1:3::1".parse().unwrap()));
         assert_eq!(a, b);
         assert_ne!(a, c);
-        assert_eq!(
-            bucket(Some("::ffff:192.0.2.7".parse().unwrap())),
-            "192.0.2.7"
-        );
+        assert_eq!(bucket(Some("::ffff:192.0.2.7".parse().unwrap())), "192.0.2.7");
         assert_eq!(bucket(None), "unknown");
     }
 }

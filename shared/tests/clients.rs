@@ -29,10 +29,7 @@ fn client(redirect_uris: &[&str]) -> Client {
 
 #[test]
 fn registered_redirect_uri_matches_exactly() {
-    let c = client(&[
-        "https://app.example.com/cb?x=1",
-        "com.example.app:/callback",
-    ]);
+    let c = client(&["https://app.example.com/cb?x=1", "com.example.app:/callback"]);
     assert!(c.redirect_uri_matches("https://app.example.com/cb?x=1"));
     assert!(c.redirect_uri_matches("com.example.app:/callback"));
 }
@@ -93,10 +90,7 @@ fn https_redirect_uri_with_another_path_does_not_match() {
 
 #[test]
 fn port_only_difference_on_a_non_loopback_https_uri_does_not_match() {
-    let c = client(&[
-        "https://app.example.com:8443/cb",
-        "https://localhost:8443/cb",
-    ]);
+    let c = client(&["https://app.example.com:8443/cb", "https://localhost:8443/cb"]);
     assert!(!c.redirect_uri_matches("https://app.example.com:9443/cb"));
     assert!(!c.redirect_uri_matches("https://app.example.com/cb"));
     assert!(
@@ -134,8 +128,7 @@ fn assert_api_error(e: &ApiError, status: StatusCode, error: &str) {
 
 #[test]
 fn basic_credentials_are_form_urldecoded() {
-    let creds =
-        clients::credentials(&basic("my+client%3A1", "s%C3%A9cret%2B%25"), None, None).unwrap();
+    let creds = clients::credentials(&basic("my+client%3A1", "s%C3%A9cret%2B%25"), None, None).unwrap();
     assert_eq!(creds.client_id, "my client:1");
     assert_eq!(creds.secret.as_deref(), Some("sécret+%"));
     assert!(creds.via_basic);
@@ -207,9 +200,7 @@ fn an_empty_secret_counts_as_none() {
         None
     );
     assert_eq!(
-        clients::credentials(&basic("abc", ""), None, None)
-            .unwrap()
-            .secret,
+        clients::credentials(&basic("abc", ""), None, None).unwrap().secret,
         None
     );
 }
@@ -223,8 +214,7 @@ fn other_authorization_schemes_leave_the_body_in_charge() {
 
 #[test]
 fn credentials_debug_output_hides_the_secret() {
-    let creds =
-        clients::credentials(&HeaderMap::new(), Some("abc"), Some("hunter2-secret")).unwrap();
+    let creds = clients::credentials(&HeaderMap::new(), Some("abc"), Some("hunter2-secret")).unwrap();
     let shown = format!("{creds:?}");
     assert!(!shown.contains("hunter2"), "{shown}");
     assert!(shown.contains("abc"), "{shown}");
@@ -267,18 +257,10 @@ fn www_authenticate(e: &ApiError) -> Option<&str> {
 
 async fn confidential_client_with_its_secret_by_its_method_authenticates(store: Store) {
     let (basic_client, basic_secret) = registered(&store, AuthMethod::ClientSecretBasic).await;
-    let got = clients::authenticate(
-        &store,
-        &by_basic(&basic_client.client_id, basic_secret.as_deref()),
-    )
-    .await;
+    let got = clients::authenticate(&store, &by_basic(&basic_client.client_id, basic_secret.as_deref())).await;
     assert_eq!(got.unwrap(), basic_client);
     let (post_client, post_secret) = registered(&store, AuthMethod::ClientSecretPost).await;
-    let got = clients::authenticate(
-        &store,
-        &by_post(&post_client.client_id, post_secret.as_deref()),
-    )
-    .await;
+    let got = clients::authenticate(&store, &by_post(&post_client.client_id, post_secret.as_deref())).await;
     assert_eq!(got.unwrap(), post_client);
 }
 
@@ -297,11 +279,7 @@ async fn wrong_secret_is_invalid_client(store: Store) {
         .await
         .unwrap_err();
     assert_api_error(&e, StatusCode::UNAUTHORIZED, "invalid_client");
-    assert_eq!(
-        www_authenticate(&e),
-        None,
-        "no Basic challenge when Basic was not used"
-    );
+    assert_eq!(www_authenticate(&e), None, "no Basic challenge when Basic was not used");
 }
 
 async fn failed_basic_authentication_gets_a_basic_challenge(store: Store) {
@@ -358,21 +336,15 @@ async fn confidential_client_presenting_no_secret_is_rejected(store: Store) {
 
 async fn client_using_another_method_than_it_registered_is_rejected(store: Store) {
     let (post_client, post_secret) = registered(&store, AuthMethod::ClientSecretPost).await;
-    let e = clients::authenticate(
-        &store,
-        &by_basic(&post_client.client_id, post_secret.as_deref()),
-    )
-    .await
-    .unwrap_err();
+    let e = clients::authenticate(&store, &by_basic(&post_client.client_id, post_secret.as_deref()))
+        .await
+        .unwrap_err();
     assert_api_error(&e, StatusCode::UNAUTHORIZED, "invalid_client");
     assert_eq!(www_authenticate(&e), Some(r#"Basic realm="oauth""#));
     let (basic_client, basic_secret) = registered(&store, AuthMethod::ClientSecretBasic).await;
-    let e = clients::authenticate(
-        &store,
-        &by_post(&basic_client.client_id, basic_secret.as_deref()),
-    )
-    .await
-    .unwrap_err();
+    let e = clients::authenticate(&store, &by_post(&basic_client.client_id, basic_secret.as_deref()))
+        .await
+        .unwrap_err();
     assert_api_error(&e, StatusCode::UNAUTHORIZED, "invalid_client");
 }
 
@@ -387,10 +359,7 @@ async fn percent_encoded_basic_credentials_authenticate(store: Store) {
     let headers = basic("client%3Awith+space", "a+b%2Bc%3Ad%25%C3%A9");
     let creds = clients::credentials(&headers, None, None).unwrap();
     assert_eq!(
-        clients::authenticate(&store, &creds)
-            .await
-            .unwrap()
-            .client_id,
+        clients::authenticate(&store, &creds).await.unwrap().client_id,
         c.client_id
     );
 }

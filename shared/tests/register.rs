@@ -51,8 +51,7 @@ async fn register_once(body: Value) -> Reply {
 }
 
 fn from(ip: [u8; 4], mut req: Request<Body>) -> Request<Body> {
-    req.extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from((ip, 40_000))));
+    req.extensions_mut().insert(ConnectInfo(SocketAddr::from((ip, 40_000))));
     req
 }
 
@@ -61,9 +60,7 @@ fn assert_error(r: &Reply, status: StatusCode, error: &str) {
     let body = r.json();
     assert_eq!(body["error"], error, "{body}");
     assert!(
-        body["error_description"]
-            .as_str()
-            .is_some_and(|d| !d.is_empty()),
+        body["error_description"].as_str().is_some_and(|d| !d.is_empty()),
         "{body}"
     );
 }
@@ -78,19 +75,10 @@ async fn public_registration_is_the_default() {
     assert_eq!(r.header("pragma"), Some("no-cache"));
     let body = r.json();
     assert_eq!(body["token_endpoint_auth_method"], "none");
-    assert_eq!(
-        body["grant_types"],
-        json!(["authorization_code", "refresh_token"])
-    );
+    assert_eq!(body["grant_types"], json!(["authorization_code", "refresh_token"]));
     assert_eq!(body["response_types"], json!(["code"]));
-    assert_eq!(
-        body["redirect_uris"],
-        json!(["https://app.example.com/callback"])
-    );
-    assert!(
-        body["client_id"].as_str().is_some_and(|id| id.len() >= 22),
-        "{body}"
-    );
+    assert_eq!(body["redirect_uris"], json!(["https://app.example.com/callback"]));
+    assert!(body["client_id"].as_str().is_some_and(|id| id.len() >= 22), "{body}");
     assert!(body["client_id_issued_at"].as_i64().is_some(), "{body}");
     assert!(
         body.get("client_secret").is_none(),
@@ -151,10 +139,7 @@ async fn the_python_sdk_registration_is_accepted() {
     let body = r.json();
     assert_eq!(body["token_endpoint_auth_method"], "client_secret_post");
     assert!(body["client_secret"].as_str().is_some(), "{body}");
-    assert_eq!(
-        body["scope"],
-        "mcp:tools:read mcp:tools:execute offline_access"
-    );
+    assert_eq!(body["scope"], "mcp:tools:read mcp:tools:execute offline_access");
 }
 
 #[tokio::test]
@@ -216,11 +201,7 @@ async fn loopback_and_native_app_redirect_uris_are_accepted() {
     ] {
         let r = register_once(json!({"redirect_uris": [uri]})).await;
         assert_eq!(r.status, StatusCode::CREATED, "{uri}: {}", r.text());
-        assert_eq!(
-            r.json()["redirect_uris"],
-            json!([uri]),
-            "registered exactly as sent"
-        );
+        assert_eq!(r.json()["redirect_uris"], json!([uri]), "registered exactly as sent");
     }
 }
 
@@ -229,10 +210,7 @@ async fn redirect_uris_are_stored_exactly_as_sent() {
     // `url` would normalise this to "https://app.example.com/"; matching compares strings, so the
     // record must keep what the client will send.
     let r = register_once(json!({"redirect_uris": ["https://app.example.com"]})).await;
-    assert_eq!(
-        r.json()["redirect_uris"],
-        json!(["https://app.example.com"])
-    );
+    assert_eq!(r.json()["redirect_uris"], json!(["https://app.example.com"]));
 }
 
 #[tokio::test]
@@ -278,10 +256,7 @@ async fn confidential_registration_returns_the_secret_once_and_stores_only_its_h
         .unwrap()
         .expect("stored");
     let stored = serde_json::to_string(&item.body).unwrap();
-    assert!(
-        !stored.contains(secret),
-        "the secret's plaintext is stored: {stored}"
-    );
+    assert!(!stored.contains(secret), "the secret's plaintext is stored: {stored}");
     let client = clients::from_item(&item).unwrap();
     assert_eq!(
         client.secret_hash.as_deref(),
@@ -292,30 +267,19 @@ async fn confidential_registration_returns_the_secret_once_and_stores_only_its_h
 
 async fn registered_client_reads_back_with_one_store_call(store: Store) {
     let router = app(store.clone(), &[]);
-    let body = with(
-        json!({"client_name": "Inspector", "redirect_uris": ["http://localhost:6274/oauth/callback"]}),
-    );
+    let body = with(json!({"client_name": "Inspector", "redirect_uris": ["http://localhost:6274/oauth/callback"]}));
     let r = register_json(&router, body).await.json();
     let client_id = r["client_id"].as_str().unwrap();
 
     let before = store.calls();
-    let client = clients::get(&store, client_id)
-        .await
-        .unwrap()
-        .expect("registered");
+    let client = clients::get(&store, client_id).await.unwrap().expect("registered");
     assert_eq!(store.calls() - before, 1);
     assert_eq!(client.client_id, client_id);
     assert_eq!(client.display_name(), "Inspector");
-    assert_eq!(
-        client.redirect_uris,
-        vec!["http://localhost:6274/oauth/callback"]
-    );
+    assert_eq!(client.redirect_uris, vec!["http://localhost:6274/oauth/callback"]);
     assert!(client.is_public());
     assert_eq!(client.secret_hash, None);
-    assert_eq!(
-        client.created_at,
-        r["client_id_issued_at"].as_i64().unwrap()
-    );
+    assert_eq!(client.created_at, r["client_id_issued_at"].as_i64().unwrap());
     assert_eq!(
         client.metadata["grant_types"],
         json!(["authorization_code", "refresh_token"])
@@ -327,22 +291,13 @@ async fn registrations_beyond_the_hourly_limit_get_429_with_retry_after(store: S
     let router = app(store.clone(), &[("REGISTRATIONS_PER_HOUR", "2")]);
     for n in 1..=2 {
         let r = send(&router, from([203, 0, 113, 5], post_json(PATH, &minimal()))).await;
-        assert_eq!(
-            r.status,
-            StatusCode::CREATED,
-            "registration {n}: {}",
-            r.text()
-        );
+        assert_eq!(r.status, StatusCode::CREATED, "registration {n}: {}", r.text());
     }
     let r = send(&router, from([203, 0, 113, 5], post_json(PATH, &minimal()))).await;
     assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_requests");
     let now = store.clock().now();
     let window_end = (now.div_euclid(3600) + 1) * 3600;
-    let retry_after: i64 = r
-        .header("retry-after")
-        .expect("Retry-After")
-        .parse()
-        .expect("seconds");
+    let retry_after: i64 = r.header("retry-after").expect("Retry-After").parse().expect("seconds");
     assert!((1..=3600).contains(&retry_after), "{retry_after}");
     assert!(
         (retry_after - (window_end - now)).abs() <= 1,
@@ -398,11 +353,7 @@ async fn registrations_from_different_addresses_are_counted_apart() {
     assert_eq!(first.status, StatusCode::CREATED);
     let again = send(&router, from([203, 0, 113, 5], post_json(PATH, &minimal()))).await;
     assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS);
-    let other = send(
-        &router,
-        from([198, 51, 100, 9], post_json(PATH, &minimal())),
-    )
-    .await;
+    let other = send(&router, from([198, 51, 100, 9], post_json(PATH, &minimal()))).await;
     assert_eq!(other.status, StatusCode::CREATED, "{}", other.text());
 }
 
@@ -412,14 +363,10 @@ async fn x_forwarded_for_does_not_choose_the_rate_limit_bucket() {
     let router = app(store, &[("REGISTRATIONS_PER_HOUR", "1")]);
     let spoofed = |ip: &str| {
         let mut req = from([203, 0, 113, 5], post_json(PATH, &minimal()));
-        req.headers_mut()
-            .insert("x-forwarded-for", ip.parse().unwrap());
+        req.headers_mut().insert("x-forwarded-for", ip.parse().unwrap());
         req
     };
-    assert_eq!(
-        send(&router, spoofed("192.0.2.1")).await.status,
-        StatusCode::CREATED
-    );
+    assert_eq!(send(&router, spoofed("192.0.2.1")).await.status, StatusCode::CREATED);
     assert_eq!(
         send(&router, spoofed("192.0.2.2")).await.status,
         StatusCode::TOO_MANY_REQUESTS
@@ -430,10 +377,7 @@ async fn x_forwarded_for_does_not_choose_the_rate_limit_bucket() {
 async fn requests_without_a_known_address_share_one_bucket() {
     let (store, _clock, _dir) = common::embedded();
     let router = app(store, &[("REGISTRATIONS_PER_HOUR", "1")]);
-    assert_eq!(
-        register_json(&router, minimal()).await.status,
-        StatusCode::CREATED
-    );
+    assert_eq!(register_json(&router, minimal()).await.status, StatusCode::CREATED);
     assert_eq!(
         register_json(&router, minimal()).await.status,
         StatusCode::TOO_MANY_REQUESTS
@@ -445,17 +389,10 @@ async fn invalid_registrations_do_not_count_towards_the_rate_limit() {
     let (store, _clock, _dir) = common::embedded();
     let router = app(store, &[("REGISTRATIONS_PER_HOUR", "1")]);
     for _ in 0..3 {
-        let r = register_json(
-            &router,
-            json!({"redirect_uris": ["http://evil.example/cb"]}),
-        )
-        .await;
+        let r = register_json(&router, json!({"redirect_uris": ["http://evil.example/cb"]})).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST);
     }
-    assert_eq!(
-        register_json(&router, minimal()).await.status,
-        StatusCode::CREATED
-    );
+    assert_eq!(register_json(&router, minimal()).await.status, StatusCode::CREATED);
 }
 
 // ---- invalid redirect URIs -------------------------------------------------------------------
@@ -550,12 +487,7 @@ async fn one_bad_redirect_uri_among_good_ones_is_named() {
 async fn assert_invalid_metadata(body: Value) {
     let r = register_once(body.clone()).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text());
-    assert_eq!(
-        r.json()["error"],
-        "invalid_client_metadata",
-        "{body}: {}",
-        r.text()
-    );
+    assert_eq!(r.json()["error"], "invalid_client_metadata", "{body}: {}", r.text());
 }
 
 #[tokio::test]
@@ -593,10 +525,7 @@ async fn response_types_other_than_code_are_rejected() {
 
 #[tokio::test]
 async fn unknown_scopes_are_dropped_not_rejected() {
-    let r = register_once(with(
-        json!({"scope": "mcp:tools:read admin mcp:tools:read"}),
-    ))
-    .await;
+    let r = register_once(with(json!({"scope": "mcp:tools:read admin mcp:tools:read"}))).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     assert_eq!(r.json()["scope"], "mcp:tools:read");
     for scope in ["claudeai", "openid profile", ""] {
@@ -631,21 +560,11 @@ async fn client_uri_and_logo_uri_must_be_https_or_loopback_http() {
 
 #[tokio::test]
 async fn client_name_must_be_a_short_string() {
-    for name in [
-        json!("x".repeat(201)),
-        json!(""),
-        json!(7),
-        json!("bad\u{0007}name"),
-    ] {
+    for name in [json!("x".repeat(201)), json!(""), json!(7), json!("bad\u{0007}name")] {
         assert_invalid_metadata(with(json!({"client_name": name}))).await;
     }
     let r = register_once(with(json!({"client_name": "é".repeat(200)}))).await;
-    assert_eq!(
-        r.status,
-        StatusCode::CREATED,
-        "200 characters fit: {}",
-        r.text()
-    );
+    assert_eq!(r.status, StatusCode::CREATED, "200 characters fit: {}", r.text());
 }
 
 #[tokio::test]
@@ -668,9 +587,7 @@ async fn non_json_content_type_is_rejected() {
         StatusCode::BAD_REQUEST,
         "invalid_client_metadata",
     );
-    let untyped = Request::post(PATH)
-        .body(Body::from(minimal().to_string()))
-        .unwrap();
+    let untyped = Request::post(PATH).body(Body::from(minimal().to_string())).unwrap();
     assert_error(
         &send(&router, untyped).await,
         StatusCode::BAD_REQUEST,
@@ -717,8 +634,7 @@ async fn json_that_is_not_an_object_is_rejected() {
 async fn oversize_body_is_rejected_with_413_json() {
     let (router, _store, _dir) = embedded_app();
     let padding = "x".repeat(register::MAX_BODY);
-    let body =
-        json!({"redirect_uris": ["https://app.example.com/cb"], "x_pad": padding}).to_string();
+    let body = json!({"redirect_uris": ["https://app.example.com/cb"], "x_pad": padding}).to_string();
     let r = send(&router, raw_json(body)).await;
     assert_error(&r, StatusCode::PAYLOAD_TOO_LARGE, "invalid_request");
 }
@@ -731,21 +647,14 @@ async fn body_just_under_the_limit_is_accepted() {
     body["x_pad"] = json!("x".repeat(register::MAX_BODY - base));
     let text = body.to_string();
     assert_eq!(text.len(), register::MAX_BODY);
-    assert_eq!(
-        send(&router, raw_json(text)).await.status,
-        StatusCode::CREATED
-    );
+    assert_eq!(send(&router, raw_json(text)).await.status, StatusCode::CREATED);
 }
 
 #[tokio::test]
 async fn wrong_method_gets_405_with_allow() {
     let (router, _store, _dir) = embedded_app();
     for method in ["GET", "PUT", "DELETE"] {
-        let req = Request::builder()
-            .method(method)
-            .uri(PATH)
-            .body(Body::empty())
-            .unwrap();
+        let req = Request::builder().method(method).uri(PATH).body(Body::empty()).unwrap();
         let r = send(&router, req).await;
         assert_error(&r, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
         assert!(
@@ -792,17 +701,11 @@ async fn browser_clients_from_any_origin_may_register() {
 #[tokio::test]
 async fn authorization_server_metadata_advertises_the_registration_endpoint() {
     let (store, _clock, _dir) = common::embedded();
-    let state = AppState::new(
-        config_with(&[("PUBLIC_URL", "https://mcp.example.com")]),
-        store,
-    );
+    let state = AppState::new(config_with(&[("PUBLIC_URL", "https://mcp.example.com")]), store);
     let router = function(mcp_oauth::discovery::routes, state);
-    let doc = send(
-        &router,
-        common::get("/.well-known/oauth-authorization-server"),
-    )
-    .await
-    .json();
+    let doc = send(&router, common::get("/.well-known/oauth-authorization-server"))
+        .await
+        .json();
     assert_eq!(
         doc["registration_endpoint"],
         "https://mcp.example.com/api/oauth/register"
@@ -810,11 +713,8 @@ async fn authorization_server_metadata_advertises_the_registration_endpoint() {
 }
 
 fn lambda_event() -> Request<Body> {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../events/register.json"
-    ))
-    .expect("events/register.json");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/register.json"))
+        .expect("events/register.json");
     lambda_http::request::from_str(&text)
         .expect("an API Gateway event")
         .map(Body::new)
@@ -827,14 +727,9 @@ async fn lambda_event_registers_a_client() {
     let r = send(&router, lambda_event()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let body = r.json();
-    assert_eq!(
-        body["redirect_uris"],
-        json!(["http://127.0.0.1:33418/oauth/callback"])
-    );
+    assert_eq!(body["redirect_uris"], json!(["http://127.0.0.1:33418/oauth/callback"]));
     assert_eq!(body["client_name"], "MCP CLI Proxy");
-    let client = clients::get(&store, body["client_id"].as_str().unwrap())
-        .await
-        .unwrap();
+    let client = clients::get(&store, body["client_id"].as_str().unwrap()).await.unwrap();
     assert!(client.is_some_and(|c| c.is_public()));
 }
 
@@ -842,18 +737,12 @@ async fn lambda_event_registers_a_client() {
 async fn lambda_rate_limit_counts_by_the_api_gateway_source_ip() {
     let (store, _clock, _dir) = common::embedded();
     let router = app(store, &[("REGISTRATIONS_PER_HOUR", "1")]);
-    assert_eq!(
-        send(&router, lambda_event()).await.status,
-        StatusCode::CREATED
-    );
+    assert_eq!(send(&router, lambda_event()).await.status, StatusCode::CREATED);
     assert_eq!(
         send(&router, lambda_event()).await.status,
         StatusCode::TOO_MANY_REQUESTS
     );
     // A request without API Gateway's context falls in another bucket, so the event's sourceIp
     // (not some shared default) is what was counted.
-    assert_eq!(
-        register_json(&router, minimal()).await.status,
-        StatusCode::CREATED
-    );
+    assert_eq!(register_json(&router, minimal()).await.status, StatusCode::CREATED);
 }

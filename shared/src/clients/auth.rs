@@ -100,9 +100,7 @@ fn basic(headers: &HeaderMap) -> Result<Option<(String, Option<String>)>, ApiErr
     let raw = String::from_utf8(raw).map_err(|_| malformed())?;
     let (id, secret) = raw.split_once(':').ok_or_else(malformed)?;
     // RFC 6749 §2.3.1: both halves are form-urlencoded before they are joined.
-    let id = form_decode(id)
-        .filter(|id| !id.is_empty())
-        .ok_or_else(malformed)?;
+    let id = form_decode(id).filter(|id| !id.is_empty()).ok_or_else(malformed)?;
     let secret = form_decode(secret).ok_or_else(malformed)?;
     Ok(Some((id, Some(secret).filter(|s| !s.is_empty()))))
 }
@@ -141,8 +139,12 @@ pub fn credentials(
             })
         }
         None => {
-            let client_id = form_client_id
-                .ok_or_else(|| invalid_client(false, "no client authentication: send client_id (and the secret, if the client has one)"))?;
+            let client_id = form_client_id.ok_or_else(|| {
+                invalid_client(
+                    false,
+                    "no client authentication: send client_id (and the secret, if the client has one)",
+                )
+            })?;
             Ok(ClientCredentials {
                 client_id: client_id.to_owned(),
                 secret: form_secret.map(str::to_owned),
@@ -171,9 +173,7 @@ pub async fn authenticate(store: &Store, creds: &ClientCredentials) -> Result<Cl
     match (client.auth_method, &client.secret_hash, presented) {
         (AuthMethod::None, _, None) => Ok(client),
         // A secret on a public client means the caller believes it is someone else.
-        (AuthMethod::None, _, Some(_)) => Err(fail(
-            "this client is public and has no secret; do not send one",
-        )),
+        (AuthMethod::None, _, Some(_)) => Err(fail("this client is public and has no secret; do not send one")),
         (_, _, None) => Err(fail("this client must authenticate with its client_secret")),
         (AuthMethod::ClientSecretBasic, _, Some(_)) if !creds.via_basic => Err(fail(
             "this client registered client_secret_basic: send the secret in the Authorization header",

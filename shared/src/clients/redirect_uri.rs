@@ -84,9 +84,7 @@ pub fn check(uri: &str) -> Result<(), Rejected> {
     let url = parse(uri)?;
     match url.scheme() {
         "https" | "http" => check_web(&url),
-        scheme if FORBIDDEN_SCHEMES.contains(&scheme) => {
-            Err(Rejected::ForbiddenScheme(scheme.to_owned()))
-        }
+        scheme if FORBIDDEN_SCHEMES.contains(&scheme) => Err(Rejected::ForbiddenScheme(scheme.to_owned())),
         _ => Ok(()),
     }
 }
@@ -153,10 +151,7 @@ fn loopback_parts(uri: &str) -> Option<(&str, &str)> {
         && is_loopback(&url)
         && url.username().is_empty()
         && url.password().is_none()
-        && rest
-            .chars()
-            .next()
-            .is_none_or(|c| matches!(c, '/' | '?' | '#'));
+        && rest.chars().next().is_none_or(|c| matches!(c, '/' | '?' | '#'));
     agrees.then_some((host, rest))
 }
 

@@ -83,14 +83,10 @@ fn text(value: Value, name: &str, max: usize) -> Result<String, MetadataError> {
         return Err(Metadata(format!("{name} must be a string")));
     };
     if s.is_empty() || s.chars().count() > max {
-        return Err(Metadata(format!(
-            "{name} must be 1 to {max} characters long"
-        )));
+        return Err(Metadata(format!("{name} must be 1 to {max} characters long")));
     }
     if s.chars().any(char::is_control) {
-        return Err(Metadata(format!(
-            "{name} must not contain control characters"
-        )));
+        return Err(Metadata(format!("{name} must not contain control characters")));
     }
     Ok(s)
 }
@@ -154,8 +150,7 @@ fn redirect_uris(value: Option<Value>) -> Result<Vec<String>, MetadataError> {
         let Value::String(uri) = item else {
             return Err(shape());
         };
-        redirect_uri::check(&uri)
-            .map_err(|why| RedirectUri(format!("redirect_uri {} {why}", quoted(&uri))))?;
+        redirect_uri::check(&uri).map_err(|why| RedirectUri(format!("redirect_uri {} {why}", quoted(&uri))))?;
         if !uris.contains(&uri) {
             uris.push(uri);
         }
@@ -169,9 +164,7 @@ fn redirect_uris(value: Option<Value>) -> Result<Vec<String>, MetadataError> {
 /// scopes it needs at the authorization endpoint anyway.
 fn scope(value: Value) -> Result<Option<String>, MetadataError> {
     let Value::String(s) = value else {
-        return Err(Metadata(
-            "scope must be a string of space-separated scopes".into(),
-        ));
+        return Err(Metadata("scope must be a string of space-separated scopes".into()));
     };
     let known = scopes::server_scopes();
     let mut out: Vec<&str> = Vec::new();
@@ -186,14 +179,10 @@ fn scope(value: Value) -> Result<Option<String>, MetadataError> {
 /// Checks a registration request's JSON body and returns what to register.
 pub fn parse(body: Value) -> Result<Registration, MetadataError> {
     let Value::Object(mut fields) = body else {
-        return Err(Metadata(
-            "the registration request must be a JSON object".into(),
-        ));
+        return Err(Metadata("the registration request must be a JSON object".into()));
     };
     if fields.len() > MAX_FIELDS {
-        return Err(Metadata(format!(
-            "too many metadata fields (at most {MAX_FIELDS})"
-        )));
+        return Err(Metadata(format!("too many metadata fields (at most {MAX_FIELDS})")));
     }
     for name in SERVER_OWNED {
         fields.remove(*name);
@@ -216,22 +205,12 @@ pub fn parse(body: Value) -> Result<Registration, MetadataError> {
     // Refresh tokens come only from an authorization code here, so a client without that grant
     // could never get a token (RFC 7591 §2.1 asks servers to keep these fields consistent).
     if !grant_types.iter().any(|g| g == "authorization_code") {
-        return Err(Metadata(
-            "grant_types must include authorization_code".into(),
-        ));
+        return Err(Metadata("grant_types must include authorization_code".into()));
     }
-    let response_types = subset(
-        &mut fields,
-        "response_types",
-        RESPONSE_TYPES,
-        RESPONSE_TYPES,
-    )?;
+    let response_types = subset(&mut fields, "response_types", RESPONSE_TYPES, RESPONSE_TYPES)?;
 
     let mut metadata = Map::new();
-    metadata.insert(
-        "token_endpoint_auth_method".into(),
-        auth_method.as_str().into(),
-    );
+    metadata.insert("token_endpoint_auth_method".into(), auth_method.as_str().into());
     metadata.insert("grant_types".into(), grant_types.into());
     metadata.insert("response_types".into(), response_types.into());
 
@@ -247,8 +226,7 @@ pub fn parse(body: Value) -> Result<Registration, MetadataError> {
     for name in WEB_URLS {
         if let Some(v) = take(&mut fields, name) {
             let url = text(v, name, redirect_uri::MAX_LEN)?;
-            redirect_uri::check_web_url(&url)
-                .map_err(|why| Metadata(format!("{name} {} {why}", quoted(&url))))?;
+            redirect_uri::check_web_url(&url).map_err(|why| Metadata(format!("{name} {} {why}", quoted(&url))))?;
             metadata.insert((*name).into(), url.into());
         }
     }
@@ -260,9 +238,7 @@ pub fn parse(body: Value) -> Result<Registration, MetadataError> {
     if let Some(v) = take(&mut fields, "contacts") {
         let contacts = strings(v, "contacts")?;
         if contacts.len() > MAX_CONTACTS {
-            return Err(Metadata(format!(
-                "contacts may list at most {MAX_CONTACTS} addresses"
-            )));
+            return Err(Metadata(format!("contacts may list at most {MAX_CONTACTS} addresses")));
         }
         let contacts = contacts
             .into_iter()
