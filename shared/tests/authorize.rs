@@ -368,19 +368,19 @@ async fn remembered_consent_authorization_makes_at_most_three_store_calls() {
 }
 
 #[tokio::test]
-async fn client_registered_for_fewer_scopes_cannot_ask_for_more() {
+async fn client_registered_for_fewer_scopes_may_step_up_to_more() {
     let (h, _d) = harness();
-    let reply = h
-        .register(json!({"redirect_uris": ["http://127.0.0.1/cb"], "scope": "mcp:tools:read"}))
-        .await
-        .json();
+    let reply = h.register(json!({"redirect_uris": ["http://127.0.0.1/cb"], "scope": "mcp:tools:read"})).await.json();
     let client = TestClient {
         id: reply["client_id"].as_str().unwrap().into(),
         secret: None,
         redirect_uri: "http://127.0.0.1/cb".into(),
         verifier: mcp_oauth::crypto::random_token(),
     };
-    assert_redirected_error(&get(&h, &client, &[("scope", "mcp:tools:read profile:read")]).await, &client, "invalid_scope");
+    let params = h
+        .sign_up_and_approve(&mut h.browser(), &client, "stepup@example.com", &[("scope", "mcp:tools:read profile:read")])
+        .await;
+    assert!(params.contains_key("code"), "{params:?}");
 }
 
 #[tokio::test]

@@ -132,12 +132,8 @@ pub fn validate(p: &Params, client: &Client, redirect_uri: String, urls: &Urls) 
         return Err(redirect_err("invalid_request", "code_challenge must be a base64url SHA-256 digest (43 characters)"));
     }
     let scope = scopes::parse(p.get("scope")).map_err(|e| redirect_err("invalid_scope", e))?;
-    if let Some(allowed) = client.registered_scope() {
-        let allowed: Vec<&str> = allowed.split(' ').collect();
-        if let Some(extra) = scope.iter().find(|s| !allowed.contains(&s.as_str())) {
-            return Err(redirect_err("invalid_scope", format!("this client did not register for scope {extra:?}")));
-        }
-    }
+    // A client's registered `scope` is not a ceiling: MCP clients register before they know
+    // what a tool will need, and step-up authorization asks for more later (MCP 2025-11-25).
     let resource = resource::resolve(p.get("resource"), urls).map_err(|e| redirect_err("invalid_target", e))?;
     Ok(AuthorizeRequest {
         client_id: client.client_id.clone(),
