@@ -8,8 +8,11 @@
 #   2. fmt       cargo fmt --all -- --check
 #   3. clippy    cargo clippy --workspace --all-targets -- -D warnings
 #   4. test      cargo test --workspace, with moto (DynamoDB emulator) on loopback
-#   5. sam       sam validate --lint on template.yaml (offline, no AWS credentials)
-#   6. cfn-lint  cfn-lint template.yaml
+#   5. e2e       end-to-end tests (infra/e2e/tests/*.test.mjs, node --test): the dev server
+#                binary in headless Chromium (playwright-core); UPDATE_SCREENSHOTS=1 refreshes
+#                the README's screenshots in docs/ (else they go to target/e2e/)
+#   6. sam       sam validate --lint on template.yaml (offline, no AWS credentials)
+#   7. cfn-lint  cfn-lint template.yaml
 # moto is stopped on any exit, and a summary of the steps is printed last.
 #
 # Extra arguments go to `cargo test` after `--workspace`, e.g. `infra/scripts/test.sh -- --nocapture`.
@@ -19,13 +22,16 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
-STEP_NAMES=(tools fmt clippy test sam cfn-lint)
+STEP_NAMES=(tools fmt clippy test e2e sam cfn-lint)
 declare -A STEP_RESULT=()
 CURRENT_STEP=""
 STEP_T0=0
 RUN_T0=$SECONDS
 TEST_LOG="$LOG_DIR/cargo-test.log"
-TEST_COUNTS=""
+E2E_LOG="$LOG_DIR/e2e-test.log"
+# "PASSED FAILED SKIPPED" per runner, once it has run.
+CARGO_COUNTS=""
+E2E_COUNTS=""
 
 step() {
     finish_step
@@ -57,12 +63,37 @@ summary() {
     else
         printf '\nFAILED at step "%s" (exit %d) after %d s.\n' "${CURRENT_STEP:-?}" "$rc" "$((SECONDS - RUN_T0))"
     fi
-    # Last line: cargo test's totals over all test binaries, in the plain "N passed, N failed"
-    # form that CI reads (ignored tests count as skipped).
-    if [[ -n $TEST_COUNTS ]]; then printf 'tests: %s\n' "$TEST_COUNTS"; fi
+    # Last line: the totals over every runner that ran (cargo test's binaries, then node --test),
+    # in the plain "N passed, N failed" form that CI reads.
+    local p=0 f=0 k=0 counts c1 c2 c3 parts=()
+    for counts in "$CARGO_COUNTS" "$E2E_COUNTS"; do
+        [[ -n $counts ]] || continue
+        read -r c1 c2 c3 <<<"$counts"
+        p=$((p + c1)) f=$((f + c2)) k=$((k + c3))
+    done
+    [[ -z $CARGO_COUNTS ]] || parts+=("cargo $(plain_counts "$CARGO_COUNTS")")
+    [[ -z $E2E_COUNTS ]] || parts+=("e2e $(plain_counts "$E2E_COUNTS")")
+    if ((${#parts[@]} > 0)); then
+        local joined
+        joined="$(printf '%s; ' "${parts[@]}")"
+        printf '    (%s)\n' "${joined%; }"
+        printf 'tests: %d passed, %d failed, %d skipped\n' "$p" "$f" "$k"
+    fi
+}
+plain_counts() {
+    local a b c
+    read -r a b c <<<"$1"
+    printf '%d passed, %d failed, %d skipped' "$a" "$b" "$c"
 }
 # Registered first, so it runs last: after moto_stop.
 at_exit summary
+
+# node --test's closing lines ("ℹ pass N", "ℹ fail N", ...) in its spec reporter's output:
+# "PASSED FAILED SKIPPED" (cancelled count as failed, todo as skipped), or nothing if absent.
+count_e2e_tests() {
+    awk '$1 == "ℹ" && $3 ~ /^[0-9]+$/ { n[$2] = $3; seen = 1 }
+         END { if (seen) printf "%d %d %d\n", n["pass"], n["fail"] + n["cancelled"], n["skipped"] + n["todo"] }' "$E2E_LOG"
+}
 
 # Totals over every "test result:" line that cargo test printed (one per test binary):
 # "PASSED FAILED IGNORED BINARIES".
@@ -94,11 +125,32 @@ test_rc=0
 with_test_aws cargo test --workspace "$@" 2>&1 | tee "$TEST_LOG" || test_rc=$?
 read -r passed failed ignored bins < <(count_tests) || true
 if ((bins > 0)); then
-    TEST_COUNTS="$passed passed, $failed failed, $ignored skipped"
+    CARGO_COUNTS="$passed $failed $ignored"
     if ((passed + failed == 0)); then warn "cargo test ran no test"; fi
 fi
 ((test_rc == 0)) || exit "$test_rc"
 moto_stop
+
+step e2e "end-to-end tests: dev server in headless Chromium (node --test infra/e2e/tests)"
+# The tests start the dev server binary (target/debug/devserver) themselves, so build it first:
+# cargo test builds it only while some integration test needs it. The same package, target and
+# feature selection as `cargo test --workspace` (tests included) makes this a no-op after it,
+# where `-p devserver` alone would resolve features anew and could rebuild dependencies.
+cargo build --workspace --tests --bin devserver
+e2e_tests=("$ROOT"/infra/e2e/tests/*.test.mjs)
+[[ -f ${e2e_tests[0]} ]] || die "no end-to-end tests found in infra/e2e/tests"
+# --test-timeout bounds each test (a hang fails, with its name); the spec reporter prints each
+# test and the closing pass/fail counts. tee keeps a copy for the totals.
+e2e_rc=0
+(cd "$ROOT/infra/e2e" && node --test --test-reporter=spec --test-timeout=120000 "${e2e_tests[@]}") 2>&1 |
+    tee "$E2E_LOG" || e2e_rc=$?
+E2E_COUNTS="$(count_e2e_tests)" || true
+if [[ -z $E2E_COUNTS ]]; then
+    warn "node --test printed no totals"
+elif [[ $E2E_COUNTS == "0 0 "* ]]; then
+    warn "node --test ran no test"
+fi
+((e2e_rc == 0)) || exit "$e2e_rc"
 
 export SAM_CLI_TELEMETRY=0
 step sam "sam validate --lint --template template.yaml --region us-east-1"

