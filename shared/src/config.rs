@@ -55,6 +55,8 @@ pub struct Config {
     pub registrations_per_hour: u64,
     /// Structured JSON logs (Lambda) or readable text (local).
     pub json_logs: bool,
+    /// Upstream sign-in providers shown on the login page (see `crate::upstream::config`).
+    pub providers: Vec<crate::upstream::ProviderConfig>,
 }
 
 const DURATION: &str = "a duration in seconds, or with a unit: 90, 90s, 15m, 12h, 30d";
@@ -194,6 +196,7 @@ impl Config {
             resource_name: get("RESOURCE_NAME").unwrap_or_else(|| "MCP server".to_owned()),
             registrations_per_hour,
             json_logs,
+            providers: crate::upstream::config::from_lookup(&get)?,
         })
     }
 }

@@ -24,4 +24,5 @@ pub mod scopes;
 pub mod store;
 pub mod token_endpoint;
 pub mod tokens;
+pub mod upstream;
 pub mod urls;

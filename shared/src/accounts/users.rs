@@ -29,11 +29,13 @@ pub struct User {
     pub created_at: i64,
 }
 
-/// The record under `email#…`: who owns the address and how to check their password.
+/// The record under `email#…`: who owns the address and how to check their password. Accounts
+/// created through an upstream provider have no password.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct EmailRecord {
     user_id: String,
-    password_hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    password_hash: Option<String>,
 }
 
 /// The record under `identity#…`: who an upstream identity belongs to.
@@ -135,7 +137,7 @@ pub async fn sign_up(store: &Store, email: &str, password: &str) -> Result<User,
         .await?;
     let record = EmailRecord {
         user_id: user.id.clone(),
-        password_hash,
+        password_hash: Some(password_hash),
     };
     if !store
         .create(Table::Users, typed::item(email_key(&email), &record)?)
@@ -179,8 +181,8 @@ pub async fn log_in(
         .find(|(table, item)| *table == Table::Users && item.key == email_key(&email))
         .map(|(_, item)| typed::body::<EmailRecord>(item))
         .transpose()?;
-    let verified = match &record {
-        Some(r) => password::verify(password, &r.password_hash).await,
+    let verified = match record.as_ref().and_then(|r| r.password_hash.as_deref()) {
+        Some(hash) => password::verify(password, hash).await,
         // Unknown email: spend the same time as a real verify so timing does not tell.
         None => password::verify_dummy(password).await,
     };
@@ -267,4 +269,46 @@ async fn by_identity(store: &Store, identity_key: &str) -> StoreResult<Option<Us
     };
     let record: IdentityRecord = typed::body(&item)?;
     get(store, &record.user_id).await
+}
+
+/// Finds or creates the user for an upstream identity whose email the provider verified.
+///
+/// An identity seen before leads to its user. A new identity whose verified email belongs to an
+/// account is linked to that account; otherwise a new account (with no password) claims the
+/// email. Callers must only pass emails the provider asserts it verified: linking on an
+/// unverified one would let anyone who types a victim's address at that provider take over the
+/// victim's account here.
+pub async fn find_or_link_verified(store: &Store, identity_key: &str, verified_email: &str) -> StoreResult<User> {
+    if let Some(user) = by_identity(store, identity_key).await? {
+        return Ok(user);
+    }
+    let email = normalize_email(verified_email)
+        .map_err(|_| StoreError::Corrupt("find_or_link_verified needs a plausible email".into()))?;
+    let owner = match store.get(Table::Users, &email_key(&email)).await? {
+        Some(item) => typed::body::<EmailRecord>(&item)?.user_id,
+        None => {
+            let user = User { id: crypto::random_id(), email: email.clone(), created_at: store.clock().now() };
+            store.put(Table::Users, typed::item(user_key(&user.id), &user)?).await?;
+            let record = EmailRecord { user_id: user.id.clone(), password_hash: None };
+            if store.create(Table::Users, typed::item(email_key(&email), &record)?).await? {
+                tracing::info!(event = "user_signed_up", user_id = %user.id, via = "upstream");
+                user.id
+            } else {
+                // Someone claimed the email meanwhile: link to them instead.
+                store.delete(Table::Users, &user_key(&user.id)).await?;
+                let item = store
+                    .get(Table::Users, &email_key(&email))
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt("email record vanished".into()))?;
+                typed::body::<EmailRecord>(&item)?.user_id
+            }
+        }
+    };
+    let record = IdentityRecord { user_id: owner.clone() };
+    if store.create(Table::Users, typed::item(identity_key, &record)?).await? {
+        tracing::info!(event = "identity_linked", user_id = %owner);
+    }
+    by_identity(store, identity_key)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("identity {identity_key} points at a missing user")))
 }

@@ -31,23 +31,23 @@ pub const LOGOUT_PATH: &str = "/oauth/logout";
 const LOGIN_CSRF_COOKIE: &str = "__Host-csrf";
 
 /// Everything a step of the flow needs to know about the current request.
-struct Ctx {
-    state: AppState,
-    urls: Urls,
-    params: Params,
-    headers: HeaderMap,
+pub(super) struct Ctx {
+    pub(super) state: AppState,
+    pub(super) urls: Urls,
+    pub(super) params: Params,
+    pub(super) headers: HeaderMap,
     /// Cookies to set on whatever response this step produces.
-    set_cookies: Vec<String>,
+    pub(super) set_cookies: Vec<String>,
     /// A POST answers redirects with 303 so the browser follows with GET.
-    from_post: bool,
+    pub(super) from_post: bool,
 }
 
 impl Ctx {
-    fn redirect_status(&self) -> StatusCode {
+    pub(super) fn redirect_status(&self) -> StatusCode {
         if self.from_post { StatusCode::SEE_OTHER } else { StatusCode::FOUND }
     }
 
-    fn finish(&self, mut res: Response) -> Response {
+    pub(super) fn finish(&self, mut res: Response) -> Response {
         for c in &self.set_cookies {
             if let Ok(v) = HeaderValue::from_str(c) {
                 res.headers_mut().append(header::SET_COOKIE, v);
@@ -61,7 +61,7 @@ impl Ctx {
     }
 
     /// The login CSRF value: the browser's cookie, or a new one set with this response.
-    fn login_csrf(&mut self) -> String {
+    pub(super) fn login_csrf(&mut self) -> String {
         if let Some(v) = cookie(&self.headers, LOGIN_CSRF_COOKIE) {
             return v;
         }
@@ -72,7 +72,7 @@ impl Ctx {
 }
 
 /// A cookie's value from the request's `Cookie` headers.
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -84,17 +84,17 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty() && v.len() <= 128)
 }
 
-fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+pub(super) fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
     pages::html(status, pages::error(title, message))
 }
 
 /// An internal failure (the store, mostly) as a page: the browser is a person, not a client.
-fn failure_page(e: ApiError) -> Response {
+pub(super) fn failure_page(e: ApiError) -> Response {
     error_page(e.status, "Something went wrong", &e.description)
 }
 
 /// Reads the client and the session in one store call.
-async fn lookup(state: &AppState, params: &Params, headers: &HeaderMap) -> Result<(Option<Client>, Option<SignedIn>), ApiError> {
+pub(super) async fn lookup(state: &AppState, params: &Params, headers: &HeaderMap) -> Result<(Option<Client>, Option<SignedIn>), ApiError> {
     let cookie_value = sessions::cookie_value(headers);
     let mut keys = Vec::new();
     if let Some(id) = params.get("client_id") {
@@ -124,7 +124,7 @@ async fn lookup(state: &AppState, params: &Params, headers: &HeaderMap) -> Resul
 }
 
 /// Identifies the client and validates the request; the error is the response to send.
-fn understand(ctx: &Ctx, client: Option<&Client>) -> Result<(Client, AuthorizeRequest), Box<Response>> {
+pub(super) fn understand(ctx: &Ctx, client: Option<&Client>) -> Result<(Client, AuthorizeRequest), Box<Response>> {
     let redirect_uri = request::identify(&ctx.params, client).map_err(|PageError { title, message }| {
         Box::new(ctx.finish(error_page(StatusCode::BAD_REQUEST, title, &message)))
     })?;
@@ -146,6 +146,8 @@ fn login_page(ctx: &mut Ctx, client: &Client, email: &str, error: Option<&str>, 
     let csrf = ctx.login_csrf();
     let hidden = ctx.hidden();
     let hidden: Vec<(&str, &str)> = hidden.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let providers: Vec<(&str, &str)> =
+        ctx.state.config.providers.iter().map(|p| (p.id.as_str(), p.name.as_str())).collect();
     let page = pages::login(&pages::LoginPage {
         action: urls::AUTHORIZE_PATH,
         hidden: &hidden,
@@ -153,7 +155,7 @@ fn login_page(ctx: &mut Ctx, client: &Client, email: &str, error: Option<&str>, 
         email,
         error,
         signup_available: true,
-        providers: &[],
+        providers: &providers,
         csrf: &csrf,
     });
     ctx.finish(pages::html(status, page))
@@ -219,7 +221,7 @@ async fn grant(ctx: &Ctx, req: &AuthorizeRequest, session: &sessions::Session) -
 }
 
 /// A session and the cookie that names it (CSRF secrets derive from the cookie).
-struct SignedIn {
+pub(super) struct SignedIn {
     cookie: String,
     session: sessions::Session,
 }
@@ -261,6 +263,12 @@ async fn authorize_get(State(state): State<AppState>, urls: Urls, headers: Heade
     }
 }
 
+/// Login CSRF: a sign-in form must echo the cookie this browser was given with the form.
+fn login_csrf_valid(ctx: &Ctx) -> bool {
+    let expected = cookie(&ctx.headers, LOGIN_CSRF_COOKIE);
+    matches!((&expected, ctx.params.get("csrf")), (Some(e), Some(p)) if ct_eq(e, p))
+}
+
 /// Reads a form body for the HTML endpoints, answering an error page rather than JSON.
 async fn read_form(req: Request) -> Result<(HeaderMap, Params), Response> {
     let headers = req.headers().clone();
@@ -273,7 +281,7 @@ async fn read_form(req: Request) -> Result<(HeaderMap, Params), Response> {
 }
 
 /// Starts a session for a user who just signed in or up, then carries on with the request.
-async fn signed_in(ctx: &mut Ctx, client: &Client, req: &AuthorizeRequest, user_id: &str) -> Result<Response, ApiError> {
+pub(super) async fn signed_in(ctx: &mut Ctx, client: &Client, req: &AuthorizeRequest, user_id: &str) -> Result<Response, ApiError> {
     let ttl = ctx.state.config.lifetimes.session;
     let (cookie, session) = sessions::create(&ctx.state.store, user_id, ttl).await?;
     ctx.set_cookies.push(sessions::set_cookie(&cookie, ttl));
@@ -295,15 +303,18 @@ async fn authorize_post(State(state): State<AppState>, urls: Urls, ClientIp(ip):
         Err(res) => return *res,
     };
     let email = ctx.params.get("email").unwrap_or_default().to_owned();
+    if let Some(provider) = ctx.params.get("provider").map(str::to_owned) {
+        if !login_csrf_valid(&ctx) {
+            return login_page(&mut ctx, &client, "", Some("This form expired. Please try again."), StatusCode::FORBIDDEN);
+        }
+        return super::upstream::start(&mut ctx, &provider).await;
+    }
     let action = ctx.params.get("action").unwrap_or_default().to_owned();
     let result = match action.as_str() {
         "show_signup" => Ok(signup_page(&mut ctx, &client, &email, None, StatusCode::OK)),
         "show_login" => Ok(login_page(&mut ctx, &client, &email, None, StatusCode::OK)),
         "login" | "signup" => {
-            // Login CSRF: the form must echo the cookie this browser was given with the form.
-            let expected = cookie(&ctx.headers, LOGIN_CSRF_COOKIE);
-            let fresh = matches!((&expected, ctx.params.get("csrf")), (Some(e), Some(p)) if ct_eq(e, p));
-            if !fresh {
+            if !login_csrf_valid(&ctx) {
                 let msg = Some("This form expired. Please try again.");
                 return if action == "login" {
                     login_page(&mut ctx, &client, &email, msg, StatusCode::FORBIDDEN)
@@ -389,5 +400,6 @@ pub fn routes(state: AppState) -> Router {
     Router::new()
         .route(urls::AUTHORIZE_PATH, get(authorize_get).post(authorize_post))
         .route(LOGOUT_PATH, post(logout))
+        .route(super::upstream::CALLBACK_ROUTE, get(super::upstream::callback))
         .with_state(state)
 }

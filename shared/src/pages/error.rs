@@ -19,3 +19,17 @@ pub fn error(title: &str, message: &str) -> Markup {
     };
     page(title, body)
 }
+
+/// An error page with one way forward: `retry` restarts the same authorization request at this
+/// server's authorize endpoint (a relative link, so it can only lead back here, where the request
+/// is validated again).
+pub fn error_with_retry(title: &str, message: &str, retry: &str) -> Markup {
+    let body = html! {
+        div.avatar.warn aria-hidden="true" { "!" }
+        h1 { (title) }
+        p.sub { (message) }
+        a.button.primary href=(retry) { "Try again" }
+        p.fine { "Or close this window and start again from the app you were using." }
+    };
+    page(title, body)
+}

@@ -66,8 +66,9 @@ input[type=email], input[type=password], input[type=text] {
 }
 input:focus { outline: none; border-color: var(--accent); box-shadow: 0 0 0 3px rgba(37, 99, 235, .35); }
 .rules { margin: .5rem 0 0; padding-left: 1.25rem; color: var(--muted); font-size: .9375rem; }
-button {
+button, a.button {
   display: block; width: 100%; min-height: 3rem; padding: .625rem 1rem; font: inherit;
+  box-sizing: border-box; text-align: center; text-decoration: none; line-height: 1.75rem;
   font-weight: 600; border-radius: 8px; cursor: pointer; border: 1px solid var(--border);
   background: var(--card); color: var(--text);
 }

@@ -16,7 +16,7 @@ use http::{HeaderValue, StatusCode, header};
 
 pub use account::{LoginPage, SignupPage, login, signup};
 pub use consent::{ConsentPage, consent, redirect_target};
-pub use error::error;
+pub use error::{error, error_with_retry};
 pub use layout::{CSS, content_security_policy, style_hash};
 
 /// Hidden form fields that carry the pending authorization request through the login, sign-up

@@ -5,6 +5,7 @@
 //! prefix, so tests run in parallel on one emulator without seeing each other's items.
 #![allow(dead_code)]
 
+pub mod idp;
 pub mod oauth;
 
 use std::sync::atomic::{AtomicU64, Ordering};
