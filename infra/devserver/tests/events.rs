@@ -259,6 +259,7 @@ async fn authorization_server_events_get_their_specified_errors() {
         ("authorize-get-unknown-client.json", 400, "text/html"),
         ("authorize-post-login.json", 400, "text/html"),
         ("logout.json", 303, ""),
+        ("upstream-callback.json", 400, "text/html"),
         ("token-authorization-code.json", 401, "application/json"),
         ("token-refresh.json", 401, "application/json"),
         ("revoke.json", 401, "application/json"),
@@ -278,5 +279,25 @@ async fn authorization_server_events_get_their_specified_errors() {
         if content_type == &"application/json" {
             assert_eq!(reply.json()["error"], "invalid_client", "events/{file}");
         }
+    }
+}
+
+/// The MCP endpoint's sample events carry no token, as mcp-remote's first probe (a GET) and a
+/// client's first initialize do: both must get the 401 whose challenge points at the protected
+/// resource metadata of the URL the client used.
+#[tokio::test]
+async fn mcp_events_get_the_bearer_challenge() {
+    let samples = samples();
+    for file in ["mcp-get.json", "mcp-post-initialize.json"] {
+        let s = samples.iter().find(|s| s.file == file).unwrap_or_else(|| panic!("events/{file} is missing"));
+        assert_eq!(s.route.function, "McpFunction", "events/{file}");
+        let reply = invoke(s).await;
+        assert_eq!(reply.status.as_u16(), 401, "events/{file}: {}", reply.text());
+        let www = reply.header("www-authenticate").unwrap_or_default();
+        let prm = format!("{}/.well-known/oauth-protected-resource/mcp", https_domain(s));
+        assert!(www.starts_with("Bearer "), "events/{file}: {www:?}");
+        assert!(www.contains(&format!(r#"resource_metadata="{prm}""#)), "events/{file}: {www:?}");
+        assert!(www.contains("scope=\""), "events/{file}: {www:?}");
+        assert!(reply.header("mcp-session-id").is_none(), "events/{file}");
     }
 }

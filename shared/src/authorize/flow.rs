@@ -182,10 +182,7 @@ async fn consent_page(ctx: &Ctx, client: &Client, req: &AuthorizeRequest, signed
     let secret = sessions::csrf_secret(&signed_in.cookie);
     let user = users::get(&ctx.state.store, &session.user_id).await?;
     let email = user.map(|u| u.email).unwrap_or_default();
-    let redirect_host = url::Url::parse(&req.redirect_uri)
-        .ok()
-        .map(|u| u.host_str().map(str::to_owned).unwrap_or_else(|| format!("{}:", u.scheme())))
-        .unwrap_or_default();
+    let redirect_host = pages::redirect_target(&req.redirect_uri);
     let hidden = ctx.hidden();
     let mut hidden: Vec<(&str, &str)> = hidden.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let logout_csrf = consent::logout_token(&secret);
