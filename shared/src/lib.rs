@@ -4,6 +4,7 @@
 //! binaries in `functions/` only host one router each in Lambda, and `infra/devserver` hosts all
 //! of them on one local port.
 
+pub mod access;
 pub mod accounts;
 pub mod app;
 pub mod authorize;

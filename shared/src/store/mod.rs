@@ -116,23 +116,54 @@ pub trait Backend: Send + Sync + 'static {
     async fn increment(&self, table: Table, key: &str, expires_at: i64) -> StoreResult<u64>;
 }
 
-/// The handle every handler holds: a backend plus a call counter.
+/// A kind of store operation, for recording which operations a function reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Op {
+    Create,
+    Get,
+    GetMany,
+    Put,
+    Consume,
+    CompareAndSwap,
+    Delete,
+    DeleteByGrant,
+    QueryByOwner,
+    Increment,
+}
+
+/// The (table, operation) pairs a store handle has been used for.
+pub type Recorder = Arc<std::sync::Mutex<std::collections::BTreeSet<(Table, Op)>>>;
+
+/// The handle every handler holds: a backend plus a call counter (and, in tests, a recorder).
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<dyn Backend>,
     calls: Arc<AtomicU64>,
+    recorder: Option<Recorder>,
 }
 
 macro_rules! counted {
-    ($self:ident, $call:expr) => {{
+    ($self:ident, $table:expr, $op:expr, $call:expr) => {{
         $self.calls.fetch_add(1, Ordering::Relaxed);
+        if let Some(r) = &$self.recorder
+            && let Ok(mut seen) = r.lock()
+        {
+            seen.insert(($table, $op));
+        }
         $call.await
     }};
 }
 
 impl Store {
     pub fn new(backend: impl Backend) -> Self {
-        Store { backend: Arc::new(backend), calls: Arc::default() }
+        Store { backend: Arc::new(backend), calls: Arc::default(), recorder: None }
+    }
+
+    /// Another handle on the same backend that counts its own calls and records which
+    /// (table, operation) pairs it is used for: tests hold each function to its IAM policy.
+    pub fn recording(&self) -> (Store, Recorder) {
+        let recorder = Recorder::default();
+        (Store { backend: self.backend.clone(), calls: Arc::default(), recorder: Some(recorder.clone()) }, recorder)
     }
 
     /// Store calls made through this handle (and its clones) so far.
@@ -146,33 +177,39 @@ impl Store {
     }
 
     pub async fn create(&self, table: Table, item: Item) -> StoreResult<bool> {
-        counted!(self, self.backend.create(table, item))
+        counted!(self, table, Op::Create, self.backend.create(table, item))
     }
     pub async fn get(&self, table: Table, key: &str) -> StoreResult<Option<Item>> {
-        counted!(self, self.backend.get(table, key))
+        counted!(self, table, Op::Get, self.backend.get(table, key))
     }
     pub async fn get_many(&self, keys: &[(Table, String)]) -> StoreResult<Vec<(Table, Item)>> {
-        counted!(self, self.backend.get_many(keys))
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        if let Some(r) = &self.recorder
+            && let Ok(mut seen) = r.lock()
+        {
+            seen.extend(keys.iter().map(|(t, _)| (*t, Op::GetMany)));
+        }
+        self.backend.get_many(keys).await
     }
     pub async fn put(&self, table: Table, item: Item) -> StoreResult<()> {
-        counted!(self, self.backend.put(table, item))
+        counted!(self, table, Op::Put, self.backend.put(table, item))
     }
     pub async fn consume(&self, table: Table, key: &str, guard: Option<&str>) -> StoreResult<Consumed> {
-        counted!(self, self.backend.consume(table, key, guard))
+        counted!(self, table, Op::Consume, self.backend.consume(table, key, guard))
     }
     pub async fn compare_and_swap(&self, table: Table, item: Item, expected: u64) -> StoreResult<bool> {
-        counted!(self, self.backend.compare_and_swap(table, item, expected))
+        counted!(self, table, Op::CompareAndSwap, self.backend.compare_and_swap(table, item, expected))
     }
     pub async fn delete(&self, table: Table, key: &str) -> StoreResult<()> {
-        counted!(self, self.backend.delete(table, key))
+        counted!(self, table, Op::Delete, self.backend.delete(table, key))
     }
     pub async fn delete_by_grant(&self, table: Table, grant_id: &str) -> StoreResult<usize> {
-        counted!(self, self.backend.delete_by_grant(table, grant_id))
+        counted!(self, table, Op::DeleteByGrant, self.backend.delete_by_grant(table, grant_id))
     }
     pub async fn query_by_owner(&self, table: Table, owner: &str) -> StoreResult<Vec<Item>> {
-        counted!(self, self.backend.query_by_owner(table, owner))
+        counted!(self, table, Op::QueryByOwner, self.backend.query_by_owner(table, owner))
     }
     pub async fn increment(&self, table: Table, key: &str, expires_at: i64) -> StoreResult<u64> {
-        counted!(self, self.backend.increment(table, key, expires_at))
+        counted!(self, table, Op::Increment, self.backend.increment(table, key, expires_at))
     }
 }

@@ -25,7 +25,8 @@ pub fn app(state: AppState) -> Router {
         .merge(mcp_oauth::register::routes(state.clone()))
         .merge(mcp_oauth::authorize::routes(state.clone()))
         .merge(mcp_oauth::token_endpoint::routes(state.clone()))
-        .merge(mcp_oauth::revoke::routes(state));
+        .merge(mcp_oauth::revoke::routes(state.clone()))
+        .merge(mcp_oauth::mcp::transport::routes(state));
     mcp_oauth::http::with_fallbacks(merged)
 }
 
@@ -160,6 +161,29 @@ impl Harness {
             state,
             store,
         }
+    }
+
+    /// Like [`Harness::with_config`], but every function gets its own recording store handle,
+    /// as separate Lambdas would: returns what each function (by template logical id) touched.
+    pub fn recording(store: Store, vars: &[(&str, &str)]) -> (Self, Vec<(&'static str, mcp_oauth::store::Recorder)>) {
+        type Routes = fn(AppState) -> Router;
+        let functions: [(&'static str, Routes); 6] = [
+            ("DiscoveryFunction", mcp_oauth::discovery::routes),
+            ("RegisterFunction", mcp_oauth::register::routes),
+            ("AuthorizeFunction", mcp_oauth::authorize::routes),
+            ("TokenFunction", mcp_oauth::token_endpoint::routes),
+            ("RevokeFunction", mcp_oauth::revoke::routes),
+            ("McpFunction", mcp_oauth::mcp::transport::routes),
+        ];
+        let mut merged = Router::new();
+        let mut recorders = Vec::new();
+        for (name, routes) in functions {
+            let (handle, recorder) = store.recording();
+            merged = merged.merge(routes(AppState::new(super::config_with(vars), handle)));
+            recorders.push((name, recorder));
+        }
+        let state = AppState::new(super::config_with(vars), store.clone());
+        (Harness { state, router: mcp_oauth::http::with_fallbacks(merged), store }, recorders)
     }
 
     pub fn browser(&self) -> Browser {

@@ -1,0 +1,81 @@
+//! Which store operations each function can reach, per table: the source of each function's IAM
+//! policy in `template.yaml`. A test compares the two (an extra grant or a missing one fails), and
+//! another runs every flow with recording stores to check that nothing reaches past this list.
+//!
+//! When a function starts using a new store operation, add it here and to its policy.
+
+use crate::store::{Op, Table};
+
+type Access = &'static [(Table, Op)];
+
+const DISCOVERY: Access = &[(Table::Keys, Op::Get), (Table::Keys, Op::Create), (Table::Keys, Op::QueryByOwner)];
+
+const REGISTER: Access = &[(Table::Clients, Op::Create), (Table::Limits, Op::Increment)];
+
+const AUTHORIZE: Access = &[
+    (Table::Clients, Op::GetMany),
+    (Table::Sessions, Op::GetMany),
+    (Table::Sessions, Op::Put),
+    (Table::Sessions, Op::Consume),
+    (Table::Sessions, Op::Delete),
+    (Table::Users, Op::GetMany),
+    (Table::Users, Op::Get),
+    (Table::Users, Op::Put),
+    (Table::Users, Op::Create),
+    (Table::Users, Op::Delete),
+    (Table::Limits, Op::GetMany),
+    (Table::Limits, Op::Increment),
+    (Table::Consents, Op::Get),
+    (Table::Consents, Op::Put),
+    (Table::Codes, Op::Create),
+];
+
+const TOKEN: Access = &[
+    (Table::Clients, Op::Get),
+    (Table::Codes, Op::Consume),
+    (Table::Grants, Op::Create),
+    (Table::Grants, Op::Get),
+    (Table::Grants, Op::CompareAndSwap),
+    (Table::Grants, Op::Consume),
+    (Table::Keys, Op::Get),
+    (Table::Keys, Op::Create),
+];
+
+const REVOKE: Access = &[(Table::Clients, Op::Get), (Table::Grants, Op::Get), (Table::Grants, Op::Consume)];
+
+const MCP: Access = &[
+    (Table::Keys, Op::QueryByOwner),
+    (Table::Users, Op::Get),
+    (Table::AppData, Op::QueryByOwner),
+    (Table::AppData, Op::Get),
+    (Table::AppData, Op::Create),
+    (Table::AppData, Op::Consume),
+];
+
+/// The store access of the function with this logical id in `template.yaml`.
+pub fn of(function: &str) -> Option<Access> {
+    Some(match function {
+        "DiscoveryFunction" => DISCOVERY,
+        "RegisterFunction" => REGISTER,
+        "AuthorizeFunction" => AUTHORIZE,
+        "TokenFunction" => TOKEN,
+        "RevokeFunction" => REVOKE,
+        "McpFunction" => MCP,
+        _ => return None,
+    })
+}
+
+/// The DynamoDB actions an operation performs, and the index it uses if any.
+pub fn dynamodb_actions(op: Op) -> &'static [(&'static str, Option<&'static str>)] {
+    use crate::store::tables::index::{BY_GRANT, BY_OWNER};
+    match op {
+        Op::Create | Op::Put | Op::CompareAndSwap => &[("dynamodb:PutItem", None)],
+        Op::Get => &[("dynamodb:GetItem", None)],
+        Op::GetMany => &[("dynamodb:BatchGetItem", None)],
+        Op::Consume | Op::Delete => &[("dynamodb:DeleteItem", None)],
+        Op::DeleteByGrant => &[("dynamodb:Query", Some(BY_GRANT)), ("dynamodb:BatchWriteItem", None)],
+        Op::QueryByOwner => &[("dynamodb:Query", Some(BY_OWNER))],
+        // A live counter is bumped in place; an expired one is replaced.
+        Op::Increment => &[("dynamodb:UpdateItem", None), ("dynamodb:PutItem", None)],
+    }
+}
