@@ -94,6 +94,11 @@ impl KeyRing {
         KeyRing { store, rotation, access_ttl, cache: Arc::default() }
     }
 
+    /// The clock token lifetimes are judged by: the store's.
+    pub fn clock(&self) -> &crate::clock::Clock {
+        self.store.clock()
+    }
+
     fn slot(&self, now: i64) -> i64 {
         now.div_euclid(self.rotation)
     }

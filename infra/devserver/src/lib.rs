@@ -18,6 +18,7 @@ pub fn functions() -> Vec<(&'static str, Routes)> {
         ("AuthorizeFunction", mcp_oauth::authorize::routes),
         ("TokenFunction", mcp_oauth::token_endpoint::routes),
         ("RevokeFunction", mcp_oauth::revoke::routes),
+        ("McpFunction", mcp_oauth::mcp::transport::routes),
     ]
 }
 

@@ -45,8 +45,7 @@ fn samples() -> Vec<Sample> {
                 .expect("utf-8 name")
                 .to_owned();
             let text = std::fs::read_to_string(&path).expect("readable");
-            let json: Value = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("events/{file} is not JSON: {e}"));
+            let json: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("events/{file} is not JSON: {e}"));
             let method = json["requestContext"]["http"]["method"]
                 .as_str()
                 .unwrap_or_default()
@@ -55,9 +54,7 @@ fn samples() -> Vec<Sample> {
             let route = routes
                 .iter()
                 .find(|r| (r.method == method || r.method == "ANY") && path_matches(&r.path, &path))
-                .unwrap_or_else(|| {
-                    panic!("events/{file}: {method} {path} is no HttpApi route of template.yaml")
-                })
+                .unwrap_or_else(|| panic!("events/{file}: {method} {path} is no HttpApi route of template.yaml"))
                 .clone();
             Sample { file, json, route }
         })
@@ -70,9 +67,7 @@ fn routes_for(logical_id: &str) -> fn(AppState) -> Router {
         .into_iter()
         .find(|(id, _)| *id == logical_id)
         .map(|(_, routes)| routes)
-        .unwrap_or_else(|| {
-            panic!("{logical_id} is in template.yaml but not in devserver::functions()")
-        })
+        .unwrap_or_else(|| panic!("{logical_id} is in template.yaml but not in devserver::functions()"))
 }
 
 /// Sends a sample through its function's router the way its Lambda would receive it.
@@ -97,9 +92,7 @@ async fn invoke(sample: &Sample) -> Reply {
 }
 
 fn https_domain(sample: &Sample) -> String {
-    let domain = sample.json["requestContext"]["domainName"]
-        .as_str()
-        .unwrap_or_default();
+    let domain = sample.json["requestContext"]["domainName"].as_str().unwrap_or_default();
     assert!(
         domain.ends_with(".amazonaws.com"),
         "events/{}: domainName {domain:?}",
@@ -120,11 +113,7 @@ fn every_event_is_a_well_formed_http_api_v2_event_for_its_route() {
             s.route.key(),
             "events/{f}: routeKey must be the template's route"
         );
-        assert_eq!(
-            ctx["routeKey"],
-            s.route.key(),
-            "events/{f}: requestContext.routeKey"
-        );
+        assert_eq!(ctx["routeKey"], s.route.key(), "events/{f}: requestContext.routeKey");
         assert_eq!(
             ctx["http"]["path"], s.json["rawPath"],
             "events/{f}: http.path and rawPath differ"
@@ -136,10 +125,7 @@ fn every_event_is_a_well_formed_http_api_v2_event_for_its_route() {
                 .is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_ok()),
             "events/{f}: sourceIp"
         );
-        assert!(
-            s.json["isBase64Encoded"].is_boolean(),
-            "events/{f}: isBase64Encoded"
-        );
+        assert!(s.json["isBase64Encoded"].is_boolean(), "events/{f}: isBase64Encoded");
         assert!(s.json["headers"].is_object(), "events/{f}: headers");
         https_domain(s);
     }
@@ -176,10 +162,7 @@ fn every_function_has_a_sample_event() {
         .map(|r| r.function)
         .filter(|f| !samples.iter().any(|s| s.route.function == *f))
         .collect();
-    assert!(
-        missing.is_empty(),
-        "no sample event in events/ for {missing:?}"
-    );
+    assert!(missing.is_empty(), "no sample event in events/ for {missing:?}");
 }
 
 #[test]
@@ -221,10 +204,7 @@ async fn discovery_events_take_their_urls_from_the_api_gateway_domain() {
             s.file
         );
         let doc = reply.json();
-        if s.route
-            .path
-            .starts_with("/.well-known/oauth-protected-resource")
-        {
+        if s.route.path.starts_with("/.well-known/oauth-protected-resource") {
             assert_eq!(doc["resource"], format!("{base}/mcp"), "events/{}", s.file);
             assert_eq!(
                 doc["authorization_servers"],
@@ -266,7 +246,10 @@ async fn authorization_server_events_get_their_specified_errors() {
     ];
     let samples = samples();
     for (file, status, content_type) in expected {
-        let s = samples.iter().find(|s| s.file == *file).unwrap_or_else(|| panic!("events/{file} is missing"));
+        let s = samples
+            .iter()
+            .find(|s| s.file == *file)
+            .unwrap_or_else(|| panic!("events/{file} is missing"));
         let reply = invoke(s).await;
         assert_eq!(reply.status.as_u16(), *status, "events/{file}: {}", reply.text());
         let ct = reply.header("content-type").unwrap_or_default();
@@ -274,7 +257,10 @@ async fn authorization_server_events_get_their_specified_errors() {
         if content_type == &"text/html" {
             let csp = reply.header("content-security-policy").unwrap_or_default();
             assert!(csp.contains("frame-ancestors 'none'"), "events/{file}: CSP {csp:?}");
-            assert!(reply.header("location").is_none(), "events/{file}: must not redirect an unknown client");
+            assert!(
+                reply.header("location").is_none(),
+                "events/{file}: must not redirect an unknown client"
+            );
         }
         if content_type == &"application/json" {
             assert_eq!(reply.json()["error"], "invalid_client", "events/{file}");
@@ -289,14 +275,20 @@ async fn authorization_server_events_get_their_specified_errors() {
 async fn mcp_events_get_the_bearer_challenge() {
     let samples = samples();
     for file in ["mcp-get.json", "mcp-post-initialize.json"] {
-        let s = samples.iter().find(|s| s.file == file).unwrap_or_else(|| panic!("events/{file} is missing"));
+        let s = samples
+            .iter()
+            .find(|s| s.file == file)
+            .unwrap_or_else(|| panic!("events/{file} is missing"));
         assert_eq!(s.route.function, "McpFunction", "events/{file}");
         let reply = invoke(s).await;
         assert_eq!(reply.status.as_u16(), 401, "events/{file}: {}", reply.text());
         let www = reply.header("www-authenticate").unwrap_or_default();
         let prm = format!("{}/.well-known/oauth-protected-resource/mcp", https_domain(s));
         assert!(www.starts_with("Bearer "), "events/{file}: {www:?}");
-        assert!(www.contains(&format!(r#"resource_metadata="{prm}""#)), "events/{file}: {www:?}");
+        assert!(
+            www.contains(&format!(r#"resource_metadata="{prm}""#)),
+            "events/{file}: {www:?}"
+        );
         assert!(www.contains("scope=\""), "events/{file}: {www:?}");
         assert!(reply.header("mcp-session-id").is_none(), "events/{file}");
     }

@@ -5,4 +5,6 @@
 //! - `protocol` and `transport`: JSON-RPC, protocol versions and Streamable HTTP.
 
 pub mod auth;
+pub mod protocol;
 pub mod tools;
+pub mod transport;

@@ -1,0 +1,253 @@
+//! The MCP protocol for one stateless POST: the JSON-RPC body in, the JSON-RPC answer out, under
+//! the rules of the protocol revision the request is under.
+//!
+//! Not for: what HTTP does the same way in every revision — Origin, authentication, body size,
+//! content types, SSE framing (see `mcp::transport`) — nor the tools themselves (`mcp::tools`).
+//!
+//! # Which revision rule each behaviour follows
+//!
+//! | behaviour | answer | rule |
+//! |---|---|---|
+//! | revision of a request | its `MCP-Protocol-Version`; without one, 2025-03-26 | 2025-06-18/2025-11-25 transports ("SHOULD assume 2025-03-26"), 2026-07-28 transports ("MAY treat … as 2025-03-26") |
+//! | unsupported version header | 400, `UnsupportedProtocolVersionError` -32022 with `supported` and `requested` | 2026-07-28 basic/versioning; earlier transports require the 400 and leave the body open |
+//! | `_meta` names a version, no header | 400 `HeaderMismatch` -32020 | 2026-07-28 transports (the header is required) |
+//! | header and `_meta` versions differ | 400 `HeaderMismatch` -32020 | 2026-07-28 transports, "Protocol Version Header" |
+//! | `_meta` lacks `protocolVersion` or `clientCapabilities` | 400, -32602 | 2026-07-28 basic/index, "Per-request protocol fields" |
+//! | `Mcp-Method` / `Mcp-Name` missing or unlike the body | 400 `HeaderMismatch` -32020 | 2026-07-28 transports, "Server Validation" |
+//! | JSON-RPC batch | served under 2025-03-26; 400, -32600 under later revisions | 2025-03-26 basic/index ("MUST support receiving JSON-RPC batches"); 2025-06-18 changelog (batching removed) |
+//! | `initialize` inside a batch | -32600 for that element | 2025-03-26 basic/lifecycle |
+//! | `initialize` version | the version asked for if supported, else 2025-11-25 (the latest with a handshake) | basic/lifecycle "Version Negotiation"; 2026-07-28 basic/versioning (`initialize` selects the legacy era) |
+//! | `initialize`, `ping` under 2026-07-28 | 404, -32601 (`initialize`'s error lists the supported versions) | 2026-07-28 changelog (both removed), basic/versioning |
+//! | unknown method | -32601: HTTP 404 under 2026-07-28, an ordinary JSON-RPC error (200) before | 2026-07-28 transports |
+//! | notification, or a response from the client | 202, empty body; a response under 2026-07-28 is 400, -32600 | every transports page; 2026-07-28 "MUST NOT send JSON-RPC responses" |
+//! | result fields | `resultType: "complete"` and `_meta` server identity under 2026-07-28 only | 2026-07-28 basic/index |
+//! | `tools/list`, `server/discover` caching | `ttlMs` and `cacheScope` under 2026-07-28 | 2026-07-28 server/utilities/caching |
+//! | `title`, `structuredContent` | from 2025-06-18 | 2025-06-18 changelog |
+//! | unknown tool, malformed `tools/call` params | -32602 | server/tools "Error Handling" (every revision) |
+//! | tool arguments the tool refuses | -32602 up to 2025-06-18; an `isError` result from 2025-11-25 | server/tools "Error Handling"; 2025-11-25 changelog (SEP-1303) |
+//! | a tool's own failure | a result with `isError: true` | server/tools "Error Handling" |
+//! | not JSON / not a JSON-RPC message | 400, -32700 / -32600, without an `id` when none could be read | JSON-RPC 2.0; MCP `JSONRPCErrorResponse` (`id?`) |
+//! | missing scope | HTTP 403 with the step-up challenge, before anything runs (a whole batch included) | basic/authorization "Scope Challenge Handling" |
+//!
+//! # Why this is not built on `rmcp`
+//!
+//! The official Rust SDK's server runtime (`ServerHandler` served over its Streamable HTTP
+//! service) is a long-lived, session-shaped service: it runs the `initialize` handshake as
+//! connection state and answers through per-session channels, which a buffered, stateless Lambda
+//! invocation has no use for. What this endpoint must get right lies around the messages rather
+//! than in them: the HTTP status each error gets per revision, checking headers against the raw
+//! body, whether a batch is allowed, and answering -32700, -32600 and -32602 with the right id.
+//! A typed decode collapses those cases into one deserialization error, and the result shapes
+//! differ per revision (`resultType`, `ttlMs`, `cacheScope` and `title` come and go), so typed
+//! results would be converted from the registry's JSON and then trimmed again. Small serde_json
+//! helpers keep each rule visible where the table above points, and keep the SDK's dependency tree
+//! out of the Lambda's cold start.
+
+pub mod headers;
+pub mod jsonrpc;
+pub mod meta;
+pub mod methods;
+pub mod version;
+
+use http::StatusCode;
+use serde_json::Value;
+
+pub use headers::McpHeaders;
+pub use jsonrpc::RpcError;
+pub use methods::{Outcome, ServerInfo};
+pub use version::Revision;
+
+use crate::mcp::auth::Challenge;
+use crate::mcp::tools::Principal;
+use crate::store::Store;
+
+/// Who is asking and what the server is: everything a method needs besides its params.
+pub struct Context {
+    pub principal: Principal,
+    pub store: Store,
+    pub server: ServerInfo,
+}
+
+/// The answer to one POST body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// 202 Accepted with no body: the body held only notifications or responses.
+    Accepted,
+    /// JSON-RPC to send back: `notifications` first, then `body` (a response, or a batch of them).
+    Messages {
+        status: StatusCode,
+        notifications: Vec<Value>,
+        body: Value,
+    },
+    /// A scope is missing: HTTP 403 with the step-up challenge.
+    Denied(Challenge),
+}
+
+impl Answer {
+    fn error(id: Option<&Value>, error: RpcError) -> Self {
+        Answer::Messages {
+            status: error.status,
+            notifications: Vec::new(),
+            body: jsonrpc::error_response(id, &error),
+        }
+    }
+}
+
+/// The id of a single request body, for an error about the whole body.
+fn readable_id(body: &Value) -> Option<&Value> {
+    body.get("id").filter(|id| id.is_string() || id.is_number())
+}
+
+/// Answers one POST body.
+pub async fn handle(ctx: &Context, headers: &McpHeaders, body: &[u8]) -> Answer {
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => {
+            return Answer::error(
+                None,
+                RpcError::parse_error(format!("Parse error: the body is not JSON ({e})")),
+            );
+        }
+    };
+    let revision = match version::of_request(headers.version(), &value) {
+        Ok(r) => r,
+        Err(e) => return Answer::error(readable_id(&value), e),
+    };
+    match value {
+        Value::Array(batch) => handle_batch(ctx, headers, revision, batch).await,
+        single => handle_single(ctx, headers, revision, single).await,
+    }
+}
+
+async fn handle_single(ctx: &Context, headers: &McpHeaders, revision: Revision, value: Value) -> Answer {
+    match jsonrpc::classify(value) {
+        Err(invalid) => Answer::error(invalid.id.as_ref(), invalid.error),
+        Ok(jsonrpc::Message::Response) if revision.is_modern() => Answer::error(
+            None,
+            RpcError::invalid_request("a client must not send JSON-RPC responses under 2026-07-28"),
+        ),
+        Ok(jsonrpc::Message::Response | jsonrpc::Message::Notification { .. }) => Answer::Accepted,
+        Ok(jsonrpc::Message::Request { id, method, params }) => {
+            match request(ctx, headers, revision, &method, params.as_ref(), false).await {
+                Outcome::Result { result, notifications } => Answer::Messages {
+                    status: StatusCode::OK,
+                    notifications,
+                    body: jsonrpc::result_response(&id, result),
+                },
+                Outcome::Error(e) => Answer::error(Some(&id), e),
+                Outcome::Denied(challenge) => Answer::Denied(challenge),
+            }
+        }
+    }
+}
+
+async fn handle_batch(ctx: &Context, headers: &McpHeaders, revision: Revision, batch: Vec<Value>) -> Answer {
+    if !revision.accepts_batches() {
+        return Answer::error(
+            None,
+            RpcError::invalid_request(format!(
+                "JSON-RPC batches are not accepted under protocol version {} (batching ended with 2025-03-26)",
+                revision.as_str()
+            )),
+        );
+    }
+    if batch.is_empty() {
+        return Answer::error(None, RpcError::invalid_request("an empty batch"));
+    }
+    let messages: Vec<Result<jsonrpc::Message, jsonrpc::Invalid>> = batch.into_iter().map(jsonrpc::classify).collect();
+    // All or nothing: a batch that asks for a scope the token lacks runs none of its requests.
+    for message in &messages {
+        if let Ok(jsonrpc::Message::Request { method, params, .. }) = message
+            && let Err(challenge) = methods::authorize(&ctx.principal, method, params.as_ref())
+        {
+            return Answer::Denied(challenge);
+        }
+    }
+    let mut notifications = Vec::new();
+    let mut responses = Vec::new();
+    for message in messages {
+        match message {
+            Err(invalid) => responses.push(jsonrpc::error_response(invalid.id.as_ref(), &invalid.error)),
+            Ok(jsonrpc::Message::Response | jsonrpc::Message::Notification { .. }) => {}
+            Ok(jsonrpc::Message::Request { id, method, params }) => {
+                match request(ctx, headers, revision, &method, params.as_ref(), true).await {
+                    Outcome::Result {
+                        result,
+                        notifications: sent,
+                    } => {
+                        notifications.extend(sent);
+                        responses.push(jsonrpc::result_response(&id, result));
+                    }
+                    Outcome::Error(e) => responses.push(jsonrpc::error_response(Some(&id), &e)),
+                    Outcome::Denied(challenge) => return Answer::Denied(challenge),
+                }
+            }
+        }
+    }
+    if responses.is_empty() {
+        return Answer::Accepted;
+    }
+    Answer::Messages {
+        status: StatusCode::OK,
+        notifications,
+        body: Value::Array(responses),
+    }
+}
+
+/// One request: the revision's checks, then the scope check, then the method.
+async fn request(
+    ctx: &Context,
+    headers: &McpHeaders,
+    revision: Revision,
+    method: &str,
+    params: Option<&Value>,
+    in_batch: bool,
+) -> Outcome {
+    if revision.is_modern() {
+        if let Err(e) = headers
+            .check(method, params)
+            .and_then(|()| meta::check(params, revision.as_str()))
+        {
+            return e.into();
+        }
+    } else if let Some(named) = meta::version(params)
+        && named != revision.as_str()
+    {
+        return RpcError::header_mismatch(format!(
+            "MCP-Protocol-Version header value '{}' does not match _meta value '{named}'",
+            revision.as_str()
+        ))
+        .into();
+    }
+    if let Err(challenge) = methods::authorize(&ctx.principal, method, params) {
+        return Outcome::Denied(challenge);
+    }
+    let modern = revision.is_modern();
+    let outcome = match method {
+        "initialize" if modern => {
+            let e = RpcError::method_not_found(method, true);
+            return e
+                .with_data(serde_json::json!({"supported": Revision::supported()}))
+                .into();
+        }
+        "initialize" if in_batch => {
+            return RpcError::invalid_request("initialize must not be part of a JSON-RPC batch").into();
+        }
+        "initialize" => methods::initialize(ctx, params),
+        "ping" if !modern => Outcome::Result {
+            result: serde_json::json!({}),
+            notifications: Vec::new(),
+        },
+        "server/discover" if modern => methods::discover(ctx),
+        "tools/list" => methods::tools_list(ctx, revision, params),
+        "tools/call" => methods::tools_call(ctx, revision, params).await,
+        _ => return RpcError::method_not_found(method, modern).into(),
+    };
+    match outcome {
+        Outcome::Result { result, notifications } if modern => Outcome::Result {
+            result: meta::complete(result, ctx.server.implementation(revision)),
+            notifications,
+        },
+        other => other,
+    }
+}

@@ -1,0 +1,337 @@
+//! The `/mcp` endpoint: MCP's Streamable HTTP transport, stateless, one buffered answer per POST.
+//!
+//! Every request goes through, in this order:
+//! 1. **Origin**: absent (a non-browser client) is fine; otherwise it must be this server's own
+//!    origin or one of `ALLOWED_ORIGINS`, else 403 (every revision's transports: "MUST validate
+//!    the Origin header … to prevent DNS rebinding", 403 since 2025-11-25). Allowed browser origins
+//!    also get CORS answers, preflights included.
+//! 2. **Authentication** (`mcp::auth`), before looking at the method: mcp-remote probes with an
+//!    unauthenticated GET and must get the 401 challenge, not a 405.
+//! 3. **Method**: POST only; GET (no server-to-client stream is offered) and DELETE (there are no
+//!    sessions to end) are 405 with `Allow: POST`, as every revision allows.
+//! 4. **Content**: `Content-Type: application/json` (else 415); an `Accept` that admits neither
+//!    `application/json` nor `text/event-stream` is 406 (clients must list both; one that lists
+//!    only one still gets that one); a body over [`MAX_BODY`] is 413.
+//! 5. **Protocol** (`mcp::protocol`), then the answer: 202 with no body for notifications, JSON
+//!    for a reply, or — when notifications must precede the result — one complete
+//!    `text/event-stream` body carrying them and then the result, the stream's end closing it.
+//!
+//! No `Mcp-Session-Id` is ever issued, and one sent is ignored (2026-07-28 removed sessions;
+//! earlier revisions make them optional). No SSE event ids are sent: nothing is resumable, so the
+//! 2025-11-25 priming event (an id for `Last-Event-ID`) would promise a replay that cannot happen.
+//! Transport-level refusals carry a JSON-RPC error without an `id`, as the transports allow.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+
+use super::auth::{self, Challenge, Denied};
+use super::protocol::{self, Answer, Context, McpHeaders, RpcError, ServerInfo, jsonrpc};
+use crate::app::AppState;
+use crate::urls::{MCP_PATH, Urls};
+
+/// Largest request body accepted, in bytes. MCP requests are small JSON; this bounds the memory
+/// an authenticated caller can make one invocation hold.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// The MCP endpoint's routes.
+pub fn routes(state: AppState) -> Router {
+    let allowed: Arc<[String]> = state.config.allowed_origins.clone().into();
+    // Browsers on an allowed origin may call /mcp; everyone else gets no CORS grant (and a 403).
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
+            origin
+                .to_str()
+                .ok()
+                .and_then(normalize_origin)
+                .is_some_and(|o| allowed.contains(&o))
+        }))
+        .allow_methods([Method::POST])
+        // Authorization, MCP-Protocol-Version, Mcp-Method, Mcp-Name and any Mcp-Param-*.
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers([header::WWW_AUTHENTICATE]);
+    // The CORS layer answers preflights only for methods the route has (see `register::routes`).
+    let route = post(mcp)
+        .get(mcp)
+        .delete(mcp)
+        .options(|| async { StatusCode::NO_CONTENT });
+    Router::new().route(MCP_PATH, route).layer(cors).with_state(state)
+}
+
+/// A request turned away before the protocol sees it.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum Refused {
+    #[error("origin {0} may not call this endpoint")]
+    Origin(String),
+    #[error("this endpoint accepts POST only: it offers no event stream (GET) and no sessions (DELETE)")]
+    MethodNotAllowed,
+    #[error("the request body must be application/json")]
+    UnsupportedMediaType,
+    #[error("the client must accept application/json and text/event-stream")]
+    NotAcceptable,
+    #[error("the request body exceeds {MAX_BODY} bytes")]
+    TooLarge,
+    #[error("the request body could not be read")]
+    Unreadable,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let status = match self {
+            Refused::Origin(_) => StatusCode::FORBIDDEN,
+            Refused::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Refused::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Refused::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            Refused::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Refused::Unreadable => StatusCode::BAD_REQUEST,
+        };
+        let body = jsonrpc::error_response(None, &RpcError::invalid_request(self.to_string()));
+        let mut res = json(status, &body);
+        if self == Refused::MethodNotAllowed {
+            res.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        res
+    }
+}
+
+fn json(status: StatusCode, body: &Value) -> Response {
+    let mut res = (status, body.to_string()).into_response();
+    let headers = res.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    // Answers hold the user's data; no shared cache may keep them.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// An origin in its serialized form (`scheme://host[:port]`), or `None` for `null` or garbage.
+fn normalize_origin(origin: &str) -> Option<String> {
+    let url = url::Url::parse(origin).ok()?;
+    let origin = url.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
+}
+
+/// Absent is fine; present, it must be ours or allowed. DNS rebinding makes a hostile page
+/// same-site with a local server, so a browser's Origin is the only thing that tells them apart.
+fn check_origin(headers: &HeaderMap, urls: &Urls, allowed: &[String]) -> Result<(), Refused> {
+    let Some(raw) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let text = String::from_utf8_lossy(raw.as_bytes()).into_owned();
+    let own = normalize_origin(urls.issuer());
+    match normalize_origin(&text) {
+        Some(origin) if Some(&origin) == own.as_ref() || allowed.contains(&origin) => Ok(()),
+        _ => {
+            tracing::warn!(event = "mcp_origin_refused", origin = %text);
+            Err(Refused::Origin(text))
+        }
+    }
+}
+
+/// Which of the two answer forms the client takes (no `Accept` means any).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Accepts {
+    json: bool,
+    sse: bool,
+}
+
+fn accepts(headers: &HeaderMap) -> Accepts {
+    if headers.get(header::ACCEPT).is_none() {
+        return Accepts { json: true, sse: true };
+    }
+    let ranges: Vec<String> = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|range| {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next()?.to_ascii_lowercase();
+            // `q=0` means "not acceptable" (RFC 9110 §12.4.2).
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q <= 0.0))
+            });
+            (!refused).then_some(media)
+        })
+        .collect();
+    let any = |types: &[&str]| ranges.iter().any(|r| types.contains(&r.as_str()));
+    Accepts {
+        json: any(&["application/json", "application/*", "*/*"]),
+        sse: any(&["text/event-stream", "text/*", "*/*"]),
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, Refused> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(Refused::TooLarge);
+    }
+    match http_body_util::Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(Refused::TooLarge),
+        Err(_) => Err(Refused::Unreadable),
+    }
+}
+
+/// One `text/event-stream` body: each message as a `message` event, in order.
+pub fn sse_body(messages: &[Value]) -> String {
+    messages
+        .iter()
+        .map(|m| format!("event: message\ndata: {m}\n\n"))
+        .collect()
+}
+
+fn respond(answer: Answer, accepts: Accepts, urls: &Urls) -> Response {
+    match answer {
+        Answer::Accepted => StatusCode::ACCEPTED.into_response(),
+        Answer::Denied(challenge) => Denied {
+            challenge,
+            prm: urls.prm(),
+        }
+        .into_response(),
+        // A stream only for a successful reply with notifications to put first, or for a client
+        // that takes nothing else; errors are always plain JSON.
+        Answer::Messages {
+            status,
+            notifications,
+            body,
+        } if status == StatusCode::OK && ((!notifications.is_empty() && accepts.sse) || !accepts.json) => {
+            let mut messages = notifications;
+            messages.push(body);
+            let mut res = (status, sse_body(&messages)).into_response();
+            let headers = res.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            // The transports ask for this so that proxies do not hold events back.
+            headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+            res
+        }
+        // A client that takes no stream gets the result alone: the notifications are optional.
+        Answer::Messages { status, body, .. } => json(status, &body),
+    }
+}
+
+async fn mcp(
+    State(state): State<AppState>,
+    urls: Urls,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Refused> {
+    check_origin(&headers, &urls, &state.config.allowed_origins)?;
+    let principal = match auth::authenticate(&state.keys, &urls, &headers, uri.query()).await {
+        Ok(p) => p,
+        Err(challenge) => {
+            if let Challenge::Invalid(reason) = &challenge {
+                tracing::info!(event = "mcp_token_refused", reason = %reason);
+            }
+            return Ok(Denied {
+                challenge,
+                prm: urls.prm(),
+            }
+            .into_response());
+        }
+    };
+    if method != Method::POST {
+        return Err(Refused::MethodNotAllowed);
+    }
+    if !is_json(&headers) {
+        return Err(Refused::UnsupportedMediaType);
+    }
+    let accepts = accepts(&headers);
+    if !accepts.json && !accepts.sse {
+        return Err(Refused::NotAcceptable);
+    }
+    let bytes = read_body(&headers, body).await?;
+    let ctx = Context {
+        principal,
+        store: state.store.clone(),
+        server: ServerInfo::new(&state.config.resource_name),
+    };
+    let answer = protocol::handle(&ctx, &McpHeaders::read(&headers), &bytes).await;
+    Ok(respond(answer, accepts, &urls))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn with_accept(value: &str) -> Accepts {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, value.parse().unwrap());
+        accepts(&h)
+    }
+
+    #[test]
+    fn accept_lists_are_read_as_media_ranges() {
+        assert_eq!(accepts(&HeaderMap::new()), Accepts { json: true, sse: true });
+        assert_eq!(
+            with_accept("application/json, text/event-stream"),
+            Accepts { json: true, sse: true }
+        );
+        assert_eq!(with_accept("*/*"), Accepts { json: true, sse: true });
+        assert_eq!(with_accept("text/event-stream"), Accepts { json: false, sse: true });
+        assert_eq!(
+            with_accept("application/json;q=1, text/event-stream;q=0"),
+            Accepts { json: true, sse: false }
+        );
+        assert_eq!(
+            with_accept("text/html"),
+            Accepts {
+                json: false,
+                sse: false
+            }
+        );
+    }
+
+    #[test]
+    fn sse_body_puts_notifications_before_the_result() {
+        let progress = json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progress": 1}});
+        let result = json!({"jsonrpc": "2.0", "id": 1, "result": {}});
+        let body = sse_body(&[progress.clone(), result.clone()]);
+        let events: Vec<Value> = body
+            .split("\n\n")
+            .filter(|e| !e.is_empty())
+            .map(|e| {
+                let data = e.lines().find_map(|l| l.strip_prefix("data: ")).expect("a data line");
+                serde_json::from_str(data).expect("JSON data")
+            })
+            .collect();
+        assert_eq!(events, [progress, result]);
+    }
+
+    #[test]
+    fn origins_are_compared_in_serialized_form() {
+        assert_eq!(
+            normalize_origin("HTTPS://App.Example.com:443").as_deref(),
+            Some("https://app.example.com")
+        );
+        assert_eq!(normalize_origin("null"), None);
+        assert_eq!(
+            normalize_origin("http://localhost:3000").as_deref(),
+            Some("http://localhost:3000")
+        );
+    }
+}
