@@ -8,7 +8,11 @@ use crate::store::{Op, Table};
 
 type Access = &'static [(Table, Op)];
 
-const DISCOVERY: Access = &[(Table::Keys, Op::Get), (Table::Keys, Op::Create), (Table::Keys, Op::QueryByOwner)];
+const DISCOVERY: Access = &[
+    (Table::Keys, Op::Get),
+    (Table::Keys, Op::Create),
+    (Table::Keys, Op::QueryByOwner),
+];
 
 const REGISTER: Access = &[(Table::Clients, Op::Create), (Table::Limits, Op::Increment)];
 
@@ -41,7 +45,11 @@ const TOKEN: Access = &[
     (Table::Keys, Op::Create),
 ];
 
-const REVOKE: Access = &[(Table::Clients, Op::Get), (Table::Grants, Op::Get), (Table::Grants, Op::Consume)];
+const REVOKE: Access = &[
+    (Table::Clients, Op::Get),
+    (Table::Grants, Op::Get),
+    (Table::Grants, Op::Consume),
+];
 
 const MCP: Access = &[
     (Table::Keys, Op::QueryByOwner),

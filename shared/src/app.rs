@@ -28,8 +28,16 @@ pub enum StartError {
 impl AppState {
     /// Wires configuration and a store together.
     pub fn new(config: Config, store: Store) -> Self {
-        let keys = KeyRing::new(store.clone(), config.lifetimes.key_rotation, config.lifetimes.access_token);
-        AppState { config: Arc::new(config), store, keys }
+        let keys = KeyRing::new(
+            store.clone(),
+            config.lifetimes.key_rotation,
+            config.lifetimes.access_token,
+        );
+        AppState {
+            config: Arc::new(config),
+            store,
+            keys,
+        }
     }
 
     /// Opens the configured backend. For DynamoDB nothing is called yet: the SDK connects lazily,
@@ -51,7 +59,12 @@ pub fn init_tracing(json: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _ = if json {
-        builder.json().flatten_event(true).with_current_span(false).without_time().try_init()
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .without_time()
+            .try_init()
     } else {
         builder.try_init()
     };

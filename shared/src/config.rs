@@ -120,7 +120,11 @@ impl Config {
 
         let public_url = match get("PUBLIC_URL") {
             Some(v) => Some(parse_public_url(&v).ok_or_else(|| {
-                err("PUBLIC_URL", "an http(s) URL with no query or fragment, e.g. https://mcp.example.com", &v)
+                err(
+                    "PUBLIC_URL",
+                    "an http(s) URL with no query or fragment, e.g. https://mcp.example.com",
+                    &v,
+                )
             })?),
             None if in_lambda => None,
             None => Some(Url::parse("http://localhost:3000").expect("constant URL")),
@@ -128,16 +132,26 @@ impl Config {
 
         let store = match get("STORE").as_deref().unwrap_or("embedded") {
             "embedded" if in_lambda => {
-                return Err(err("STORE", "dynamodb in Lambda (a Lambda's disk is neither shared nor durable)", "embedded"));
+                return Err(err(
+                    "STORE",
+                    "dynamodb in Lambda (a Lambda's disk is neither shared nor durable)",
+                    "embedded",
+                ));
             }
             "embedded" => StoreConfig::Embedded {
-                path: get("STORE_PATH").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".data/mcp-oauth.redb")),
+                path: get("STORE_PATH")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from(".data/mcp-oauth.redb")),
             },
             "dynamodb" => StoreConfig::Dynamo {
                 prefix: get("TABLE_PREFIX").unwrap_or_else(|| "mcp-oauth-".to_owned()),
                 endpoint: match get("DYNAMODB_ENDPOINT") {
                     Some(v) if parse_public_url(&v).is_none() => {
-                        return Err(err("DYNAMODB_ENDPOINT", "an http(s) URL such as http://127.0.0.1:8000", &v));
+                        return Err(err(
+                            "DYNAMODB_ENDPOINT",
+                            "an http(s) URL such as http://127.0.0.1:8000",
+                            &v,
+                        ));
                     }
                     other => other,
                 },
@@ -166,7 +180,11 @@ impl Config {
                         .filter(|u| u.path() == "/")
                         .map(|u| u.origin().ascii_serialization())
                         .ok_or_else(|| {
-                            err("ALLOWED_ORIGINS", "comma-separated origins such as https://app.example.com", o)
+                            err(
+                                "ALLOWED_ORIGINS",
+                                "comma-separated origins such as https://app.example.com",
+                                o,
+                            )
                         })
                 })
                 .collect::<Result<_, _>>()?,
@@ -227,8 +245,14 @@ mod tests {
         assert_eq!(with(&[("PUBLIC_URL", "ftp://x")]).unwrap_err().var, "PUBLIC_URL");
         assert_eq!(with(&[("PUBLIC_URL", "https://x/?a=b")]).unwrap_err().var, "PUBLIC_URL");
         assert_eq!(with(&[("STORE", "postgres")]).unwrap_err().var, "STORE");
-        assert_eq!(with(&[("ALLOWED_ORIGINS", "https://a.example/path")]).unwrap_err().var, "ALLOWED_ORIGINS");
-        assert_eq!(with(&[("REGISTRATIONS_PER_HOUR", "0")]).unwrap_err().var, "REGISTRATIONS_PER_HOUR");
+        assert_eq!(
+            with(&[("ALLOWED_ORIGINS", "https://a.example/path")]).unwrap_err().var,
+            "ALLOWED_ORIGINS"
+        );
+        assert_eq!(
+            with(&[("REGISTRATIONS_PER_HOUR", "0")]).unwrap_err().var,
+            "REGISTRATIONS_PER_HOUR"
+        );
     }
 
     #[test]

@@ -51,7 +51,8 @@ pub fn authorization_server_metadata(urls: &Urls) -> Value {
 
 fn cached(body: Value) -> Response {
     let mut res = Json(body).into_response();
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE));
     res
 }
 
@@ -70,7 +71,10 @@ async fn jwks(State(state): State<AppState>) -> Result<Response, ApiError> {
 /// The discovery function's routes (no fallbacks: the host adds those).
 pub fn routes(state: AppState) -> Router {
     // Any header: the TypeScript MCP SDK sends MCP-Protocol-Version on metadata fetches.
-    let cors = CorsLayer::new().allow_origin(Any).allow_methods([Method::GET]).allow_headers(Any);
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET])
+        .allow_headers(Any);
     let routes = Router::new()
         .route(urls::PRM_PATH, get(prm))
         .route(&format!("{}{}", urls::PRM_PATH, urls::MCP_PATH), get(prm))

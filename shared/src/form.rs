@@ -24,7 +24,10 @@ impl Params {
         let mut map = HashMap::new();
         for (k, v) in url::form_urlencoded::parse(body) {
             if map.insert(k.to_string(), v.to_string()).is_some() {
-                return Err(ApiError::bad_request("invalid_request", format!("parameter {k} is repeated")));
+                return Err(ApiError::bad_request(
+                    "invalid_request",
+                    format!("parameter {k} is repeated"),
+                ));
             }
         }
         Ok(Params(map))
@@ -53,7 +56,11 @@ pub fn content_type_is(headers: &http::HeaderMap, media: &str) -> bool {
 /// Reads a body of at most [`BODY_LIMIT`] bytes, answering 413 past that.
 pub async fn read_body(req: Request) -> Result<Bytes, ApiError> {
     let body = axum::body::to_bytes(req.into_body(), BODY_LIMIT).await.map_err(|_| {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", format!("the body is larger than {BODY_LIMIT} bytes"))
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            format!("the body is larger than {BODY_LIMIT} bytes"),
+        )
     })?;
     Ok(body)
 }

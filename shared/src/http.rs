@@ -22,7 +22,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
-        ApiError { status, error, description: description.into(), headers: Vec::new() }
+        ApiError {
+            status,
+            error,
+            description: description.into(),
+            headers: Vec::new(),
+        }
     }
 
     pub fn with_header(mut self, name: header::HeaderName, value: impl Into<String>) -> Self {
@@ -54,14 +59,18 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut res = (self.status, Json(json!({"error": self.error, "error_description": self.description})))
+        let mut res = (
+            self.status,
+            Json(json!({"error": self.error, "error_description": self.description})),
+        )
             .into_response();
         for (name, value) in self.headers {
             if let Ok(v) = HeaderValue::from_str(&value) {
                 res.headers_mut().append(name, v);
             }
         }
-        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         res
     }
 }
@@ -80,8 +89,12 @@ async fn json_405(res: axum::response::Response) -> axum::response::Response {
         return res;
     }
     let allow = res.headers().get(header::ALLOW).cloned();
-    let mut out = ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method")
-        .into_response();
+    let mut out = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not accept that method",
+    )
+    .into_response();
     if let Some(allow) = allow {
         out.headers_mut().insert(header::ALLOW, allow);
     }
@@ -91,7 +104,9 @@ async fn json_405(res: axum::response::Response) -> axum::response::Response {
 /// Adds the 404 and 405 answers to a router: once, on the outermost router that a host serves
 /// (axum refuses to merge two routers that both have fallbacks).
 pub fn with_fallbacks(router: axum::Router) -> axum::Router {
-    router.fallback(not_found).layer(axum::middleware::map_response(json_405))
+    router
+        .fallback(not_found)
+        .layer(axum::middleware::map_response(json_405))
 }
 
 /// The caller's address, from a source that the caller cannot forge: API Gateway's

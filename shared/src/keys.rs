@@ -86,12 +86,23 @@ fn generate(now: i64) -> StoreResult<KeyRecord> {
         .to_pkcs8_pem(LineEnding::LF)
         .map_err(|e| StoreError::Corrupt(e.to_string()))?
         .to_string();
-    Ok(KeyRecord { kid: thumbprint(&x, &y), private_pem, x, y, created_at: now })
+    Ok(KeyRecord {
+        kid: thumbprint(&x, &y),
+        private_pem,
+        x,
+        y,
+        created_at: now,
+    })
 }
 
 impl KeyRing {
     pub fn new(store: Store, rotation: i64, access_ttl: i64) -> Self {
-        KeyRing { store, rotation, access_ttl, cache: Arc::default() }
+        KeyRing {
+            store,
+            rotation,
+            access_ttl,
+            cache: Arc::default(),
+        }
     }
 
     /// The clock token lifetimes are judged by: the store's.

@@ -20,7 +20,11 @@ use crate::token_endpoint::cors;
 use crate::tokens::grants;
 use crate::urls;
 
-async fn revoke(State(state): State<AppState>, headers: HeaderMap, Form(p): Form) -> Result<impl IntoResponse, ApiError> {
+async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(p): Form,
+) -> Result<impl IntoResponse, ApiError> {
     let token = p.require("token")?;
     let creds = clients::credentials(&headers, p.get("client_id"), p.get("client_secret"))?;
     let client = clients::authenticate(&state.store, &creds).await?;
@@ -34,5 +38,8 @@ async fn revoke(State(state): State<AppState>, headers: HeaderMap, Form(p): Form
 }
 
 pub fn routes(state: AppState) -> Router {
-    Router::new().route(urls::REVOKE_PATH, post(revoke)).layer(cors()).with_state(state)
+    Router::new()
+        .route(urls::REVOKE_PATH, post(revoke))
+        .layer(cors())
+        .with_state(state)
 }

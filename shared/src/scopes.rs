@@ -24,9 +24,18 @@ pub struct ScopeInfo {
 /// Plain-language descriptions of the scopes the consent screen can show, in its order. Add a
 /// line here when a tool declares a new scope.
 pub const RESOURCE_SCOPES: &[ScopeInfo] = &[
-    ScopeInfo { name: TOOLS_READ, description: "See the list of tools this server offers" },
-    ScopeInfo { name: TOOLS_EXECUTE, description: "Run tools on your behalf" },
-    ScopeInfo { name: PROFILE_READ, description: "Read your profile: your user id and email address" },
+    ScopeInfo {
+        name: TOOLS_READ,
+        description: "See the list of tools this server offers",
+    },
+    ScopeInfo {
+        name: TOOLS_EXECUTE,
+        description: "Run tools on your behalf",
+    },
+    ScopeInfo {
+        name: PROFILE_READ,
+        description: "Read your profile: your user id and email address",
+    },
 ];
 
 /// The description of `scope`, if it has one.
@@ -89,7 +98,12 @@ pub fn describe(granted: &[String]) -> Vec<ScopeInfo> {
     resource_scopes()
         .into_iter()
         .filter(|s| granted.iter().any(|g| g == s))
-        .map(|s| info(s).unwrap_or(ScopeInfo { name: s, description: s }))
+        .map(|s| {
+            info(s).unwrap_or(ScopeInfo {
+                name: s,
+                description: s,
+            })
+        })
         .collect()
 }
 
@@ -119,7 +133,10 @@ mod tests {
     #[test]
     fn every_scope_a_tool_declares_has_a_consent_description() {
         for scope in resource_scopes() {
-            assert!(info(scope).is_some(), "scope {scope} has no description in RESOURCE_SCOPES");
+            assert!(
+                info(scope).is_some(),
+                "scope {scope} has no description in RESOURCE_SCOPES"
+            );
         }
     }
 
@@ -128,7 +145,10 @@ mod tests {
         for scope in crate::mcp::tools::declared_scopes() {
             assert!(resource_scopes().contains(&scope));
         }
-        assert!(resource_scopes().contains(&PROFILE_READ), "whoami declares profile:read");
+        assert!(
+            resource_scopes().contains(&PROFILE_READ),
+            "whoami declares profile:read"
+        );
     }
 
     #[test]

@@ -33,12 +33,21 @@ fn check_grant_type(client: &Client, grant_type: &str) -> Result<(), ApiError> {
     if client.allows_grant_type(grant_type) {
         return Ok(());
     }
-    Err(ApiError::bad_request("unauthorized_client", format!("this client is not registered for the {grant_type} grant")))
+    Err(ApiError::bad_request(
+        "unauthorized_client",
+        format!("this client is not registered for the {grant_type} grant"),
+    ))
 }
 
 /// The token response, with the headers RFC 6749 §5.1 requires.
 /// A refresh token is included only for clients registered for the refresh grant.
-async fn issue(state: &AppState, urls: &Urls, grant: &Grant, scope: &[String], refresh_token: Option<&str>) -> Result<Response, ApiError> {
+async fn issue(
+    state: &AppState,
+    urls: &Urls,
+    grant: &Grant,
+    scope: &[String],
+    refresh_token: Option<&str>,
+) -> Result<Response, ApiError> {
     let now = state.store.clock().now();
     let ttl = state.config.lifetimes.access_token;
     let who = AccessGrant {
@@ -59,8 +68,10 @@ async fn issue(state: &AppState, urls: &Urls, grant: &Grant, scope: &[String], r
         body["refresh_token"] = rt.into();
     }
     let mut res = (StatusCode::OK, Json(body)).into_response();
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     Ok(res)
 }
 
@@ -70,7 +81,10 @@ async fn authorization_code(state: &AppState, urls: &Urls, client: Client, p: &P
     let redirect_uri = p.require("redirect_uri")?;
     let verifier = p.require("code_verifier")?;
     if !pkce::valid_verifier(verifier) {
-        return Err(ApiError::bad_request("invalid_request", "code_verifier must be 43 to 128 unreserved characters"));
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "code_verifier must be 43 to 128 unreserved characters",
+        ));
     }
     // Every code is for our one resource, so a named resource must be it; checked before the
     // code is touched.
@@ -85,13 +99,16 @@ async fn authorization_code(state: &AppState, urls: &Urls, client: Client, p: &P
                 scope: record.scope,
                 resource: record.resource,
             };
-            let Some((grant, refresh_token)) = grants::create(&state.store, &grant_id, new, &state.config.lifetimes).await?
+            let Some((grant, refresh_token)) =
+                grants::create(&state.store, &grant_id, new, &state.config.lifetimes).await?
             else {
                 return Err(invalid_grant("the authorization code was already used"));
             };
             tracing::info!(event = "grant_issued", grant_id = %grants::short(&grant_id), client_id = %grant.client_id, user_id = %grant.user_id, scope = %grant.scope.join(" "));
             let scope = grant.scope.clone();
-            let refresh_token = client.allows_grant_type("refresh_token").then_some(refresh_token.as_str());
+            let refresh_token = client
+                .allows_grant_type("refresh_token")
+                .then_some(refresh_token.as_str());
             issue(state, urls, &grant, &scope, refresh_token).await
         }
         Redeemed::Unknown => {
@@ -99,7 +116,9 @@ async fn authorization_code(state: &AppState, urls: &Urls, client: Client, p: &P
             if grants::revoke(&state.store, &codes::grant_id_for(code), "authorization_code_replay").await? {
                 tracing::warn!(event = "authorization_code_replay", client_id = %client.client_id);
             }
-            Err(invalid_grant("the authorization code is invalid, expired or already used"))
+            Err(invalid_grant(
+                "the authorization code is invalid, expired or already used",
+            ))
         }
         Redeemed::Mismatch => Err(invalid_grant(
             "the authorization code was issued to another client, redirect_uri or code_challenge",
@@ -121,21 +140,34 @@ async fn refresh_token(state: &AppState, urls: &Urls, client: Client, p: &Params
             let scope = match requested {
                 Some(req) if req.iter().all(|s| grant.scope.contains(s)) => req,
                 Some(_) => {
-                    return Err(ApiError::bad_request("invalid_scope", "the requested scope exceeds what was granted"));
+                    return Err(ApiError::bad_request(
+                        "invalid_scope",
+                        "the requested scope exceeds what was granted",
+                    ));
                 }
                 None => grant.scope.clone(),
             };
             issue(state, urls, &grant, &scope, Some(&refresh_token)).await
         }
         Refreshed::Invalid => Err(invalid_grant("the refresh token is invalid, expired or revoked")),
-        Refreshed::Reused => Err(invalid_grant("the refresh token was already used; the grant has been revoked")),
+        Refreshed::Reused => Err(invalid_grant(
+            "the refresh token was already used; the grant has been revoked",
+        )),
     }
 }
 
-async fn token(State(state): State<AppState>, urls: Urls, headers: HeaderMap, Form(p): Form) -> Result<Response, ApiError> {
+async fn token(
+    State(state): State<AppState>,
+    urls: Urls,
+    headers: HeaderMap,
+    Form(p): Form,
+) -> Result<Response, ApiError> {
     let grant_type = p.require("grant_type")?;
     if !matches!(grant_type, "authorization_code" | "refresh_token") {
-        return Err(ApiError::bad_request("unsupported_grant_type", format!("grant_type {grant_type:?} is not supported")));
+        return Err(ApiError::bad_request(
+            "unsupported_grant_type",
+            format!("grant_type {grant_type:?} is not supported"),
+        ));
     }
     let creds = clients::credentials(&headers, p.get("client_id"), p.get("client_secret"))?;
     let client = clients::authenticate(&state.store, &creds).await?;
@@ -154,5 +186,8 @@ pub fn cors() -> CorsLayer {
 }
 
 pub fn routes(state: AppState) -> Router {
-    Router::new().route(urls::TOKEN_PATH, post(token)).layer(cors()).with_state(state)
+    Router::new()
+        .route(urls::TOKEN_PATH, post(token))
+        .layer(cors())
+        .with_state(state)
 }

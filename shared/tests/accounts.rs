@@ -75,30 +75,21 @@ fn password_shorter_than_12_characters_is_rejected() {
         password::check_rules("elevenchars", "a@b.co"),
         Err(WeakPassword::TooShort)
     );
-    assert_eq!(
-        password::check_rules("", "a@b.co"),
-        Err(WeakPassword::TooShort)
-    );
+    assert_eq!(password::check_rules("", "a@b.co"), Err(WeakPassword::TooShort));
 }
 
 #[test]
 fn password_longer_than_128_characters_is_rejected() {
     let long: String = "abcdefgh".repeat(16) + "x";
     assert_eq!(long.chars().count(), 129);
-    assert_eq!(
-        password::check_rules(&long, "a@b.co"),
-        Err(WeakPassword::TooLong)
-    );
+    assert_eq!(password::check_rules(&long, "a@b.co"), Err(WeakPassword::TooLong));
     assert_eq!(password::check_rules(&long[..128], "a@b.co"), Ok(()));
 }
 
 #[test]
 fn password_equal_to_the_email_is_rejected_in_any_case() {
     let email = "alice.liddell@example.com";
-    assert_eq!(
-        password::check_rules(email, email),
-        Err(WeakPassword::SameAsEmail)
-    );
+    assert_eq!(password::check_rules(email, email), Err(WeakPassword::SameAsEmail));
     assert_eq!(
         password::check_rules("Alice.Liddell@Example.com", email),
         Err(WeakPassword::SameAsEmail)
@@ -120,10 +111,7 @@ fn password_of_one_repeated_character_is_rejected() {
 #[test]
 fn password_of_12_or_more_characters_is_accepted_without_composition_rules() {
     assert_eq!(password::check_rules("abcdefghijkl", "a@b.co"), Ok(()));
-    assert_eq!(
-        password::check_rules("all lower case words", "a@b.co"),
-        Ok(())
-    );
+    assert_eq!(password::check_rules("all lower case words", "a@b.co"), Ok(()));
     assert_eq!(password::check_rules(PASSWORD, "a@b.co"), Ok(()));
 }
 
@@ -132,15 +120,9 @@ fn password_length_counts_characters_not_bytes() {
     // 11 characters but 33 bytes: still too short.
     let eleven = "日本語のパスワードです";
     assert_eq!(eleven.chars().count(), 11);
-    assert_eq!(
-        password::check_rules(eleven, "a@b.co"),
-        Err(WeakPassword::TooShort)
-    );
+    assert_eq!(password::check_rules(eleven, "a@b.co"), Err(WeakPassword::TooShort));
     // 12 characters (36 bytes): long enough.
-    assert_eq!(
-        password::check_rules("日本語のパスワードですよ", "a@b.co"),
-        Ok(())
-    );
+    assert_eq!(password::check_rules("日本語のパスワードですよ", "a@b.co"), Ok(()));
     // 128 four-byte characters (512 bytes): not too long.
     let emoji: String = "🔑🚪".repeat(64);
     assert_eq!(password::check_rules(&emoji, "a@b.co"), Ok(()));
@@ -171,10 +153,7 @@ fn emails_are_trimmed_and_lowercased() {
         users::normalize_email("\tBOB+tag@Sub.Example.org\n").unwrap(),
         "bob+tag@sub.example.org"
     );
-    assert_eq!(
-        users::normalize_email("ÉLISE@exemple.fr").unwrap(),
-        "élise@exemple.fr"
-    );
+    assert_eq!(users::normalize_email("ÉLISE@exemple.fr").unwrap(), "élise@exemple.fr");
 }
 
 #[test]
@@ -214,9 +193,7 @@ fn cookie_headers(values: &[&str]) -> HeaderMap {
 #[test]
 fn cookie_value_picks_our_cookie_among_several() {
     let token = mcp_oauth::crypto::random_token();
-    let h = cookie_headers(&[&format!(
-        "theme=dark; __Host-session={token}; session=other"
-    )]);
+    let h = cookie_headers(&[&format!("theme=dark; __Host-session={token}; session=other")]);
     assert_eq!(sessions::cookie_value(&h), Some(token.clone()));
     // Across several Cookie headers (HTTP/2 and API Gateway may split them).
     let h = cookie_headers(&["theme=dark", &format!("__Host-session={token}")]);
@@ -234,11 +211,7 @@ fn malformed_or_missing_session_cookie_is_ignored() {
         "__host-session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
         "__Host-session",
     ] {
-        assert_eq!(
-            sessions::cookie_value(&cookie_headers(&[bad])),
-            None,
-            "{bad:?}"
-        );
+        assert_eq!(sessions::cookie_value(&cookie_headers(&[bad])), None, "{bad:?}");
     }
     let good = mcp_oauth::crypto::random_token();
     let h = cookie_headers(&[&format!("__Host-session=bad; __Host-session={good}")]);
@@ -250,13 +223,7 @@ fn set_cookie_is_secure_httponly_lax_for_the_whole_site_without_domain() {
     let c = sessions::set_cookie("VALUE", 3600);
     let attrs: Vec<&str> = c.split("; ").collect();
     assert_eq!(attrs[0], "__Host-session=VALUE");
-    for needed in [
-        "Path=/",
-        "Secure",
-        "HttpOnly",
-        "SameSite=Lax",
-        "Max-Age=3600",
-    ] {
+    for needed in ["Path=/", "Secure", "HttpOnly", "SameSite=Lax", "Max-Age=3600"] {
         assert!(attrs.contains(&needed), "{needed} missing from {c}");
     }
     assert!(!c.to_lowercase().contains("domain"), "{c}");
@@ -267,10 +234,7 @@ fn clear_cookie_expires_the_session_cookie_at_once() {
     let c = sessions::clear_cookie();
     assert!(c.starts_with("__Host-session=;"), "{c}");
     for needed in ["Path=/", "Secure", "HttpOnly", "Max-Age=0"] {
-        assert!(
-            c.split("; ").any(|a| a == needed),
-            "{needed} missing from {c}"
-        );
+        assert!(c.split("; ").any(|a| a == needed), "{needed} missing from {c}");
     }
     assert!(!c.to_lowercase().contains("domain"), "{c}");
 }
@@ -278,9 +242,7 @@ fn clear_cookie_expires_the_session_cookie_at_once() {
 // ---- storage: run on both backends ----
 
 async fn signing_up_twice_with_one_email_is_email_taken(s: Store) {
-    let user = users::sign_up(&s, "alice@example.com", PASSWORD)
-        .await
-        .unwrap();
+    let user = users::sign_up(&s, "alice@example.com", PASSWORD).await.unwrap();
     assert_eq!(user.email, "alice@example.com");
     assert_eq!(users::get(&s, &user.id).await.unwrap(), Some(user));
     let again = users::sign_up(&s, "  ALICE@example.com", "another good passphrase").await;
@@ -291,9 +253,7 @@ async fn ten_concurrent_sign_ups_of_one_email_make_one_account(s: Store) {
     let tasks: Vec<_> = (0..10)
         .map(|i| {
             let s = s.clone();
-            tokio::spawn(async move {
-                users::sign_up(&s, "race@example.com", &format!("{PASSWORD} {i}")).await
-            })
+            tokio::spawn(async move { users::sign_up(&s, "race@example.com", &format!("{PASSWORD} {i}")).await })
         })
         .collect();
     let mut winners = Vec::new();
@@ -313,10 +273,7 @@ async fn ten_concurrent_sign_ups_of_one_email_make_one_account(s: Store) {
         .unwrap()
         .unwrap();
     assert_eq!(email_item.body["user_id"], winner.id.as_str());
-    assert_eq!(
-        users::get(&s, &winner.id).await.unwrap().as_ref(),
-        Some(winner)
-    );
+    assert_eq!(users::get(&s, &winner.id).await.unwrap().as_ref(), Some(winner));
 }
 
 async fn sign_up_rejects_invalid_email_and_weak_password(s: Store) {
@@ -329,34 +286,23 @@ async fn sign_up_rejects_invalid_email_and_weak_password(s: Store) {
     );
     let same = users::sign_up(&s, "bob@example.com", "Bob@Example.com").await;
     assert!(
-        matches!(
-            same,
-            Err(SignupError::WeakPassword(WeakPassword::SameAsEmail))
-        ),
+        matches!(same, Err(SignupError::WeakPassword(WeakPassword::SameAsEmail))),
         "{same:?}"
     );
     assert_eq!(
-        s.get(Table::Users, &users::email_key("bob@example.com"))
-            .await
-            .unwrap(),
+        s.get(Table::Users, &users::email_key("bob@example.com")).await.unwrap(),
         None
     );
 }
 
 async fn stored_user_records_hold_no_plaintext_password(s: Store) {
-    let user = users::sign_up(&s, "carol@example.com", PASSWORD)
-        .await
-        .unwrap();
+    let user = users::sign_up(&s, "carol@example.com", PASSWORD).await.unwrap();
     let email_item = s
         .get(Table::Users, &users::email_key("carol@example.com"))
         .await
         .unwrap()
         .unwrap();
-    let user_item = s
-        .get(Table::Users, &users::user_key(&user.id))
-        .await
-        .unwrap()
-        .unwrap();
+    let user_item = s.get(Table::Users, &users::user_key(&user.id)).await.unwrap().unwrap();
     for item in [&email_item, &user_item] {
         let text = item.body.to_string();
         assert!(!text.contains(PASSWORD), "{text}");
@@ -367,9 +313,7 @@ async fn stored_user_records_hold_no_plaintext_password(s: Store) {
 }
 
 async fn padded_mixed_case_email_logs_in_as_its_normalised_form(s: Store) {
-    let user = users::sign_up(&s, "alice@example.com", PASSWORD)
-        .await
-        .unwrap();
+    let user = users::sign_up(&s, "alice@example.com", PASSWORD).await.unwrap();
     let logged_in = users::log_in(&s, "  Alice@Example.COM ", PASSWORD, ip("192.0.2.1"))
         .await
         .unwrap();
@@ -378,18 +322,14 @@ async fn padded_mixed_case_email_logs_in_as_its_normalised_form(s: Store) {
 }
 
 async fn wrong_password_and_unknown_email_give_the_same_error(s: Store) {
-    users::sign_up(&s, "dave@example.com", PASSWORD)
-        .await
-        .unwrap();
+    users::sign_up(&s, "dave@example.com", PASSWORD).await.unwrap();
     let wrong = users::log_in(&s, "dave@example.com", "not the password at all", None)
         .await
         .unwrap_err();
     let unknown = users::log_in(&s, "nobody@example.com", PASSWORD, None)
         .await
         .unwrap_err();
-    let malformed = users::log_in(&s, "nobody", PASSWORD, None)
-        .await
-        .unwrap_err();
+    let malformed = users::log_in(&s, "nobody", PASSWORD, None).await.unwrap_err();
     assert!(matches!(wrong, LoginError::Invalid), "{wrong:?}");
     assert!(matches!(unknown, LoginError::Invalid), "{unknown:?}");
     assert!(matches!(malformed, LoginError::Invalid), "{malformed:?}");
@@ -399,9 +339,7 @@ async fn wrong_password_and_unknown_email_give_the_same_error(s: Store) {
 }
 
 async fn successful_login_costs_two_store_calls(s: Store) {
-    users::sign_up(&s, "erin@example.com", PASSWORD)
-        .await
-        .unwrap();
+    users::sign_up(&s, "erin@example.com", PASSWORD).await.unwrap();
     let before = s.calls();
     users::log_in(&s, "erin@example.com", PASSWORD, ip("192.0.2.1"))
         .await
@@ -411,9 +349,7 @@ async fn successful_login_costs_two_store_calls(s: Store) {
 
 async fn successful_logins_do_not_count_toward_the_throttle(s: Store) {
     at_window_start(&s);
-    users::sign_up(&s, "frank@example.com", PASSWORD)
-        .await
-        .unwrap();
+    users::sign_up(&s, "frank@example.com", PASSWORD).await.unwrap();
     for _ in 0..throttle::MAX_ACCOUNT_FAILURES + 2 {
         users::log_in(&s, "frank@example.com", PASSWORD, ip("192.0.2.1"))
             .await
@@ -423,9 +359,7 @@ async fn successful_logins_do_not_count_toward_the_throttle(s: Store) {
 
 async fn account_is_throttled_after_five_failures_until_the_window_ends(s: Store) {
     at_window_start(&s);
-    users::sign_up(&s, "grace@example.com", PASSWORD)
-        .await
-        .unwrap();
+    users::sign_up(&s, "grace@example.com", PASSWORD).await.unwrap();
     for i in 0..throttle::MAX_ACCOUNT_FAILURES {
         // Each from a different source: the account limit does not depend on the address.
         let from = ip(&format!("198.51.100.{i}"));
@@ -440,10 +374,7 @@ async fn account_is_throttled_after_five_failures_until_the_window_ends(s: Store
     let LoginError::Throttled { retry_after } = refused else {
         panic!("expected Throttled, got {refused:?}");
     };
-    assert!(
-        retry_after > 0 && retry_after <= throttle::WINDOW_SECS,
-        "{retry_after}"
-    );
+    assert!(retry_after > 0 && retry_after <= throttle::WINDOW_SECS, "{retry_after}");
     assert!(refused.to_string().contains("15 minutes"), "{refused}");
     s.clock().advance(retry_after);
     users::log_in(&s, "grace@example.com", PASSWORD, ip("203.0.113.9"))
@@ -468,9 +399,7 @@ async fn failures_for_unknown_emails_count_toward_the_account_limit(s: Store) {
 async fn ip_limit_applies_across_accounts(s: Store) {
     at_window_start(&s);
     let attacker = ip("198.51.100.77");
-    users::sign_up(&s, "heidi@example.com", PASSWORD)
-        .await
-        .unwrap();
+    users::sign_up(&s, "heidi@example.com", PASSWORD).await.unwrap();
     // One real failed login from the address, and the rest of the limit as failures against
     // other accounts from it, each below its account's limit.
     users::log_in(&s, "victim0@example.com", "password123456", attacker)
@@ -502,16 +431,11 @@ async fn throttle_counter_reads_back_as_its_count(s: Store) {
     // count as the item body.
     let now = s.clock().now();
     for _ in 0..3 {
-        s.increment(Table::Limits, "counter", now + 60)
-            .await
-            .unwrap();
+        s.increment(Table::Limits, "counter", now + 60).await.unwrap();
     }
     let item = s.get(Table::Limits, "counter").await.unwrap().unwrap();
     assert_eq!(item.body.as_u64(), Some(3));
-    let many = s
-        .get_many(&[(Table::Limits, "counter".into())])
-        .await
-        .unwrap();
+    let many = s.get_many(&[(Table::Limits, "counter".into())]).await.unwrap();
     assert_eq!(many[0].1.body.as_u64(), Some(3));
 }
 
@@ -531,22 +455,13 @@ async fn session_create_then_get_returns_it(s: Store) {
     let (cookie, session) = sessions::create(&s, "user-1", 3600).await.unwrap();
     assert_eq!(session.user_id, "user-1");
     assert_eq!(session.auth_time, session.created_at);
-    assert_eq!(
-        mcp_oauth::crypto::b64_decode(&cookie).map(|b| b.len()),
-        Some(32)
-    );
-    assert_eq!(
-        sessions::get(&s, &cookie).await.unwrap(),
-        Some(session.clone())
-    );
+    assert_eq!(mcp_oauth::crypto::b64_decode(&cookie).map(|b| b.len()), Some(32));
+    assert_eq!(sessions::get(&s, &cookie).await.unwrap(), Some(session.clone()));
     // The cookie-parsing path accepts what create issues.
     let headers = cookie_headers(&[&format!("{}={cookie}", sessions::COOKIE)]);
     assert_eq!(sessions::cookie_value(&headers), Some(cookie.clone()));
     // And get_many callers decode the same session.
-    let many = s
-        .get_many(&[(Table::Sessions, sessions::key(&cookie))])
-        .await
-        .unwrap();
+    let many = s.get_many(&[(Table::Sessions, sessions::key(&cookie))]).await.unwrap();
     assert_eq!(sessions::from_item(&many[0].1).unwrap(), session);
     // Each session has its own cookie and CSRF secret.
     let (other_cookie, _) = sessions::create(&s, "user-1", 3600).await.unwrap();
@@ -558,11 +473,7 @@ async fn session_store_key_is_not_the_cookie_value(s: Store) {
     let (cookie, _) = sessions::create(&s, "user-1", 3600).await.unwrap();
     assert_ne!(sessions::key(&cookie), cookie);
     assert_eq!(s.get(Table::Sessions, &cookie).await.unwrap(), None);
-    let item = s
-        .get(Table::Sessions, &sessions::key(&cookie))
-        .await
-        .unwrap()
-        .unwrap();
+    let item = s.get(Table::Sessions, &sessions::key(&cookie)).await.unwrap().unwrap();
     assert!(!item.key.contains(&cookie));
     assert!(!item.body.to_string().contains(&cookie), "{}", item.body);
 }
@@ -609,9 +520,7 @@ async fn upstream_identity_finds_the_user_it_created(s: Store) {
 
 async fn upstream_identity_is_not_linked_to_an_email_account(s: Store) {
     // An upstream's email claim may be unverified: trusting it would hand over the local account.
-    let local = users::sign_up(&s, "judy@example.com", PASSWORD)
-        .await
-        .unwrap();
+    let local = users::sign_up(&s, "judy@example.com", PASSWORD).await.unwrap();
     let key = users::identity_key("github", "judy");
     let social = users::find_or_create_by_identity(&s, &key, Some("judy@example.com"))
         .await
@@ -624,11 +533,7 @@ async fn ten_concurrent_first_logins_of_one_identity_make_one_user(s: Store) {
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let (s, key) = (s.clone(), key.clone());
-            tokio::spawn(async move {
-                users::find_or_create_by_identity(&s, &key, None)
-                    .await
-                    .unwrap()
-            })
+            tokio::spawn(async move { users::find_or_create_by_identity(&s, &key, None).await.unwrap() })
         })
         .collect();
     let mut ids = Vec::new();

@@ -17,7 +17,11 @@ fn harness() -> (Harness, tempfile::TempDir) {
 /// An error page: 400, HTML, and no redirect.
 fn assert_error_page(reply: &Reply) {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
-    assert!(reply.header("location").is_none(), "must not redirect: {:?}", reply.header("location"));
+    assert!(
+        reply.header("location").is_none(),
+        "must not redirect: {:?}",
+        reply.header("location")
+    );
     assert!(reply.header("content-type").unwrap().starts_with("text/html"));
 }
 
@@ -40,7 +44,9 @@ async fn get(h: &Harness, client: &TestClient, extra: &[(&str, &str)]) -> Reply 
 async fn success_redirects_with_code_state_and_the_issuer_as_iss() {
     let (h, _d) = harness();
     let client = h.public_client().await;
-    let params = h.sign_up_and_approve(&mut h.browser(), &client, "ann@example.com", &[]).await;
+    let params = h
+        .sign_up_and_approve(&mut h.browser(), &client, "ann@example.com", &[])
+        .await;
     assert!(params["code"].len() >= 43);
     assert_eq!(params["state"], "xyz");
     assert_eq!(params["iss"], ISSUER);
@@ -58,7 +64,11 @@ async fn unknown_client_shows_an_error_page_and_does_not_redirect() {
 async fn redirect_uri_mismatch_shows_an_error_page_and_does_not_redirect() {
     let (h, _d) = harness();
     let client = h.public_client().await;
-    for uri in ["http://127.0.0.1:8765/other", "http://evil.example/callback", "http://127.0.0.1:8765/callback#x"] {
+    for uri in [
+        "http://127.0.0.1:8765/other",
+        "http://evil.example/callback",
+        "http://127.0.0.1:8765/callback#x",
+    ] {
         assert_error_page(&get(&h, &client, &[("redirect_uri", uri)]).await);
     }
 }
@@ -68,7 +78,14 @@ async fn unregistered_https_host_is_rejected_without_redirect() {
     let (h, _d) = harness();
     let client = h.confidential_client().await;
     assert_error_page(&get(&h, &client, &[("redirect_uri", "https://attacker.example/callback")]).await);
-    assert_error_page(&get(&h, &client, &[("redirect_uri", "https://app.example.com:8443/callback")]).await);
+    assert_error_page(
+        &get(
+            &h,
+            &client,
+            &[("redirect_uri", "https://app.example.com:8443/callback")],
+        )
+        .await,
+    );
 }
 
 #[tokio::test]
@@ -76,7 +93,9 @@ async fn loopback_redirect_uri_matches_on_any_port() {
     let (h, _d) = harness();
     let mut client = h.public_client().await;
     client.redirect_uri = "http://127.0.0.1:54321/callback".into();
-    let params = h.sign_up_and_approve(&mut h.browser(), &client, "port@example.com", &[]).await;
+    let params = h
+        .sign_up_and_approve(&mut h.browser(), &client, "port@example.com", &[])
+        .await;
     let reply = h.redeem(&client, &params["code"]).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
 }
@@ -85,29 +104,49 @@ async fn loopback_redirect_uri_matches_on_any_port() {
 async fn plain_pkce_is_rejected() {
     let (h, _d) = harness();
     let client = h.public_client().await;
-    assert_redirected_error(&get(&h, &client, &[("code_challenge_method", "plain")]).await, &client, "invalid_request");
+    assert_redirected_error(
+        &get(&h, &client, &[("code_challenge_method", "plain")]).await,
+        &client,
+        "invalid_request",
+    );
 }
 
 #[tokio::test]
 async fn missing_pkce_is_rejected() {
     let (h, _d) = harness();
     let client = h.public_client().await;
-    assert_redirected_error(&get(&h, &client, &[("code_challenge", "")]).await, &client, "invalid_request");
-    assert_redirected_error(&get(&h, &client, &[("code_challenge_method", "")]).await, &client, "invalid_request");
+    assert_redirected_error(
+        &get(&h, &client, &[("code_challenge", "")]).await,
+        &client,
+        "invalid_request",
+    );
+    assert_redirected_error(
+        &get(&h, &client, &[("code_challenge_method", "")]).await,
+        &client,
+        "invalid_request",
+    );
 }
 
 #[tokio::test]
 async fn response_type_other_than_code_is_unsupported() {
     let (h, _d) = harness();
     let client = h.public_client().await;
-    assert_redirected_error(&get(&h, &client, &[("response_type", "token")]).await, &client, "unsupported_response_type");
+    assert_redirected_error(
+        &get(&h, &client, &[("response_type", "token")]).await,
+        &client,
+        "unsupported_response_type",
+    );
 }
 
 #[tokio::test]
 async fn unknown_scope_is_invalid_scope() {
     let (h, _d) = harness();
     let client = h.public_client().await;
-    assert_redirected_error(&get(&h, &client, &[("scope", "mcp:tools:read admin")]).await, &client, "invalid_scope");
+    assert_redirected_error(
+        &get(&h, &client, &[("scope", "mcp:tools:read admin")]).await,
+        &client,
+        "invalid_scope",
+    );
 }
 
 #[tokio::test]
@@ -123,14 +162,24 @@ async fn foreign_resource_or_one_with_a_fragment_is_invalid_target() {
 async fn omitted_scope_and_resource_get_the_defaults() {
     let (h, _d) = harness();
     let client = h.public_client().await;
-    let params = h.sign_up_and_approve(&mut h.browser(), &client, "dflt@example.com", &[("scope", ""), ("resource", "")]).await;
+    let params = h
+        .sign_up_and_approve(
+            &mut h.browser(),
+            &client,
+            "dflt@example.com",
+            &[("scope", ""), ("resource", "")],
+        )
+        .await;
     let tokens = h
-        .token(&client, &[
-            ("grant_type", "authorization_code"),
-            ("code", &params["code"]),
-            ("redirect_uri", &client.redirect_uri),
-            ("code_verifier", &client.verifier),
-        ])
+        .token(
+            &client,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &params["code"]),
+                ("redirect_uri", &client.redirect_uri),
+                ("code_verifier", &client.verifier),
+            ],
+        )
         .await
         .json();
     assert_eq!(tokens["scope"], "mcp:tools:read mcp:tools:execute profile:read");
@@ -151,11 +200,19 @@ async fn pages_send_the_security_headers() {
     let (h, _d) = harness();
     let client = h.public_client().await;
     let reply = get(&h, &client, &[]).await;
-    assert!(reply.header("content-security-policy").unwrap().contains("frame-ancestors 'none'"));
+    assert!(
+        reply
+            .header("content-security-policy")
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
     assert_eq!(reply.header("x-frame-options"), Some("DENY"));
     assert_eq!(reply.header("referrer-policy"), Some("no-referrer"));
     assert_eq!(reply.header("cache-control"), Some("no-store"));
-    assert!(reply.header("access-control-allow-origin").is_none(), "no CORS on the authorize pages");
+    assert!(
+        reply.header("access-control-allow-origin").is_none(),
+        "no CORS on the authorize pages"
+    );
 }
 
 #[tokio::test]
@@ -165,8 +222,19 @@ async fn session_cookie_is_host_prefixed_secure_httponly_and_lax() {
     let mut browser = h.browser();
     let login = browser.get(&Harness::authorize_url(&client, &[])).await;
     let signup = browser.submit(&login, "show_signup", &[]).await;
-    let consent = browser.submit(&signup, "signup", &[("email", "cookie@example.com"), ("password", PASSWORD)]).await;
-    let set = consent.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("__Host-session="));
+    let consent = browser
+        .submit(
+            &signup,
+            "signup",
+            &[("email", "cookie@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    let set = consent
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("__Host-session="));
     let set = set.expect("a session cookie");
     for attr in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(set.contains(attr), "{set} lacks {attr}");
@@ -196,8 +264,19 @@ async fn asking_for_a_new_scope_shows_consent_again() {
     let (h, _d) = harness();
     let client = h.public_client().await;
     let mut browser = h.browser();
-    h.sign_up_and_approve(&mut browser, &client, "grow@example.com", &[("scope", "mcp:tools:read")]).await;
-    let reply = browser.get(&Harness::authorize_url(&client, &[("scope", "mcp:tools:read profile:read")])).await;
+    h.sign_up_and_approve(
+        &mut browser,
+        &client,
+        "grow@example.com",
+        &[("scope", "mcp:tools:read")],
+    )
+    .await;
+    let reply = browser
+        .get(&Harness::authorize_url(
+            &client,
+            &[("scope", "mcp:tools:read profile:read")],
+        ))
+        .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert!(reply.text().contains("approve"));
 }
@@ -207,7 +286,9 @@ async fn prompt_consent_forces_the_consent_screen() {
     let (h, _d) = harness();
     let client = h.public_client().await;
     let mut browser = signed_up(&h, &client, "force@example.com").await;
-    let reply = browser.get(&Harness::authorize_url(&client, &[("prompt", "consent")])).await;
+    let reply = browser
+        .get(&Harness::authorize_url(&client, &[("prompt", "consent")]))
+        .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert!(reply.text().contains("approve"));
 }
@@ -217,10 +298,18 @@ async fn prompt_login_asks_for_a_fresh_sign_in() {
     let (h, _d) = harness();
     let client = h.public_client().await;
     let mut browser = signed_up(&h, &client, "fresh@example.com").await;
-    let login = browser.get(&Harness::authorize_url(&client, &[("prompt", "login")])).await;
+    let login = browser
+        .get(&Harness::authorize_url(&client, &[("prompt", "login")]))
+        .await;
     assert_eq!(login.status, StatusCode::OK);
     assert!(login.text().contains("type=\"password\""));
-    let done = browser.submit(&login, "login", &[("email", "fresh@example.com"), ("password", PASSWORD)]).await;
+    let done = browser
+        .submit(
+            &login,
+            "login",
+            &[("email", "fresh@example.com"), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text());
     assert!(redirect_params(&done).contains_key("code"));
 }
@@ -229,7 +318,11 @@ async fn prompt_login_asks_for_a_fresh_sign_in() {
 async fn prompt_none_without_a_session_is_login_required() {
     let (h, _d) = harness();
     let client = h.public_client().await;
-    assert_redirected_error(&get(&h, &client, &[("prompt", "none")]).await, &client, "login_required");
+    assert_redirected_error(
+        &get(&h, &client, &[("prompt", "none")]).await,
+        &client,
+        "login_required",
+    );
 }
 
 #[tokio::test]
@@ -238,7 +331,9 @@ async fn prompt_none_without_consent_is_consent_required() {
     let client = h.public_client().await;
     let other = h.public_client().await;
     let mut browser = signed_up(&h, &client, "none@example.com").await;
-    let reply = browser.get(&Harness::authorize_url(&other, &[("prompt", "none")])).await;
+    let reply = browser
+        .get(&Harness::authorize_url(&other, &[("prompt", "none")]))
+        .await;
     assert_redirected_error(&reply, &other, "consent_required");
 }
 
@@ -247,7 +342,9 @@ async fn prompt_none_with_session_and_consent_returns_a_code() {
     let (h, _d) = harness();
     let client = h.public_client().await;
     let mut browser = signed_up(&h, &client, "silent@example.com").await;
-    let reply = browser.get(&Harness::authorize_url(&client, &[("prompt", "none")])).await;
+    let reply = browser
+        .get(&Harness::authorize_url(&client, &[("prompt", "none")]))
+        .await;
     assert_eq!(reply.status, StatusCode::FOUND);
     assert!(redirect_params(&reply).contains_key("code"));
 }
@@ -259,7 +356,13 @@ async fn deny_redirects_with_access_denied() {
     let mut browser = h.browser();
     let login = browser.get(&Harness::authorize_url(&client, &[])).await;
     let signup = browser.submit(&login, "show_signup", &[]).await;
-    let consent = browser.submit(&signup, "signup", &[("email", "deny@example.com"), ("password", PASSWORD)]).await;
+    let consent = browser
+        .submit(
+            &signup,
+            "signup",
+            &[("email", "deny@example.com"), ("password", PASSWORD)],
+        )
+        .await;
     let reply = browser.submit(&consent, "deny", &[]).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
     let params = redirect_params(&reply);
@@ -274,16 +377,27 @@ async fn consent_with_missing_or_wrong_csrf_token_is_refused() {
     let mut browser = h.browser();
     let login = browser.get(&Harness::authorize_url(&client, &[])).await;
     let signup = browser.submit(&login, "show_signup", &[]).await;
-    let consent = browser.submit(&signup, "signup", &[("email", "csrf@example.com"), ("password", PASSWORD)]).await;
+    let consent = browser
+        .submit(
+            &signup,
+            "signup",
+            &[("email", "csrf@example.com"), ("password", PASSWORD)],
+        )
+        .await;
     for bad in ["", "forged"] {
         let reply = browser.submit(&consent, "approve", &[("csrf", bad)]).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "csrf {bad:?}: {}", reply.text());
         assert!(reply.header("location").is_none());
     }
     // A token for one request cannot approve another: change the scope under the same token.
-    let reply = browser.submit(&consent, "approve", &[("scope", "mcp:tools:read")]).await;
+    let reply = browser
+        .submit(&consent, "approve", &[("scope", "mcp:tools:read")])
+        .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
-    assert_eq!(browser.submit(&consent, "approve", &[]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        browser.submit(&consent, "approve", &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
 }
 
 #[tokio::test]
@@ -293,7 +407,13 @@ async fn consent_token_from_another_session_is_refused() {
     let mut mallory = h.browser();
     let login = mallory.get(&Harness::authorize_url(&client, &[])).await;
     let signup = mallory.submit(&login, "show_signup", &[]).await;
-    let mallorys_consent = mallory.submit(&signup, "signup", &[("email", "mallory@example.com"), ("password", PASSWORD)]).await;
+    let mallorys_consent = mallory
+        .submit(
+            &signup,
+            "signup",
+            &[("email", "mallory@example.com"), ("password", PASSWORD)],
+        )
+        .await;
     let mut victim = signed_up(&h, &client, "victim@example.com").await;
     let reply = victim.submit(&mallorys_consent, "approve", &[]).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
@@ -304,9 +424,17 @@ async fn login_form_without_its_csrf_cookie_is_refused() {
     let (h, _d) = harness();
     let client = h.public_client().await;
     let mut browser = signed_up(&h, &client, "login-csrf@example.com").await;
-    let login = browser.get(&Harness::authorize_url(&client, &[("prompt", "login")])).await;
+    let login = browser
+        .get(&Harness::authorize_url(&client, &[("prompt", "login")]))
+        .await;
     browser.cookies.remove("__Host-csrf");
-    let reply = browser.submit(&login, "login", &[("email", "login-csrf@example.com"), ("password", PASSWORD)]).await;
+    let reply = browser
+        .submit(
+            &login,
+            "login",
+            &[("email", "login-csrf@example.com"), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert!(reply.header("location").is_none());
 }
@@ -320,10 +448,19 @@ async fn wrong_password_and_unknown_email_get_the_same_answer() {
     for email in ["known@example.com", "unknown@example.com"] {
         let mut browser = h.browser();
         let login = browser.get(&Harness::authorize_url(&client, &[])).await;
-        let reply = browser.submit(&login, "login", &[("email", email), ("password", "wrong password!!")]).await;
+        let reply = browser
+            .submit(&login, "login", &[("email", email), ("password", "wrong password!!")])
+            .await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
         let text = reply.text();
-        let alert = text.split("role=\"alert\"").nth(1).unwrap_or_default().split("</").next().unwrap_or_default().to_owned();
+        let alert = text
+            .split("role=\"alert\"")
+            .nth(1)
+            .unwrap_or_default()
+            .split("</")
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         answers.push(alert);
     }
     assert_eq!(answers[0], answers[1]);
@@ -334,7 +471,9 @@ async fn logout_ends_the_session_and_returns_to_the_sign_in_page() {
     let (h, _d) = harness();
     let client = h.public_client().await;
     let mut browser = signed_up(&h, &client, "bye@example.com").await;
-    let consent = browser.get(&Harness::authorize_url(&client, &[("prompt", "consent")])).await;
+    let consent = browser
+        .get(&Harness::authorize_url(&client, &[("prompt", "consent")]))
+        .await;
     let mut fields = common::oauth::inputs(&consent.text());
     fields.insert("action".into(), "logout".into());
     let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -342,7 +481,10 @@ async fn logout_ends_the_session_and_returns_to_the_sign_in_page() {
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text());
     assert!(!browser.cookies.contains_key("__Host-session"));
     let next = browser.get(reply.header("location").unwrap()).await;
-    assert!(next.text().contains("type=\"password\""), "the sign-in page follows sign-out");
+    assert!(
+        next.text().contains("type=\"password\""),
+        "the sign-in page follows sign-out"
+    );
 }
 
 #[tokio::test]
@@ -350,7 +492,9 @@ async fn cross_site_logout_without_the_token_is_refused() {
     let (h, _d) = harness();
     let client = h.public_client().await;
     let mut browser = signed_up(&h, &client, "stay@example.com").await;
-    let reply = browser.send(common::post_form("/oauth/logout", &[("client_id", &client.id)])).await;
+    let reply = browser
+        .send(common::post_form("/oauth/logout", &[("client_id", &client.id)]))
+        .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     let again = browser.get(&Harness::authorize_url(&client, &[])).await;
     assert_eq!(again.status, StatusCode::FOUND, "still signed in");
@@ -364,13 +508,20 @@ async fn remembered_consent_authorization_makes_at_most_three_store_calls() {
     let before = h.store.calls();
     let reply = browser.get(&Harness::authorize_url(&client, &[])).await;
     assert_eq!(reply.status, StatusCode::FOUND);
-    assert!(h.store.calls() - before <= 3, "{} store calls", h.store.calls() - before);
+    assert!(
+        h.store.calls() - before <= 3,
+        "{} store calls",
+        h.store.calls() - before
+    );
 }
 
 #[tokio::test]
 async fn client_registered_for_fewer_scopes_may_step_up_to_more() {
     let (h, _d) = harness();
-    let reply = h.register(json!({"redirect_uris": ["http://127.0.0.1/cb"], "scope": "mcp:tools:read"})).await.json();
+    let reply = h
+        .register(json!({"redirect_uris": ["http://127.0.0.1/cb"], "scope": "mcp:tools:read"}))
+        .await
+        .json();
     let client = TestClient {
         id: reply["client_id"].as_str().unwrap().into(),
         secret: None,
@@ -378,7 +529,12 @@ async fn client_registered_for_fewer_scopes_may_step_up_to_more() {
         verifier: mcp_oauth::crypto::random_token(),
     };
     let params = h
-        .sign_up_and_approve(&mut h.browser(), &client, "stepup@example.com", &[("scope", "mcp:tools:read profile:read")])
+        .sign_up_and_approve(
+            &mut h.browser(),
+            &client,
+            "stepup@example.com",
+            &[("scope", "mcp:tools:read profile:read")],
+        )
         .await;
     assert!(params.contains_key("code"), "{params:?}");
 }
@@ -387,9 +543,13 @@ async fn client_registered_for_fewer_scopes_may_step_up_to_more() {
 async fn malformed_form_posts_get_an_error_page_not_a_500() {
     let (h, _d) = harness();
     let mut browser = h.browser();
-    let json = browser.send(common::post_json("/oauth/authorize", &json!({"action": "login"}))).await;
+    let json = browser
+        .send(common::post_json("/oauth/authorize", &json!({"action": "login"})))
+        .await;
     assert_eq!(json.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let junk = browser.send(common::post_form("/oauth/authorize", &[("action", "approve")])).await;
+    let junk = browser
+        .send(common::post_form("/oauth/authorize", &[("action", "approve")]))
+        .await;
     assert_eq!(junk.status, StatusCode::BAD_REQUEST);
     assert!(junk.header("content-type").unwrap().starts_with("text/html"));
 }

@@ -23,7 +23,10 @@ async fn twenty_parallel_redemptions_of_one_code_have_exactly_one_success() {
     let mut ok = 0;
     for t in tasks {
         let status = t.await.unwrap();
-        assert!(status == StatusCode::OK || status == StatusCode::BAD_REQUEST, "{status}");
+        assert!(
+            status == StatusCode::OK || status == StatusCode::BAD_REQUEST,
+            "{status}"
+        );
         ok += (status == StatusCode::OK) as usize;
     }
     assert_eq!(ok, 1);
@@ -49,5 +52,9 @@ async fn twenty_parallel_refreshes_with_one_token_get_the_same_successor_and_kee
     }
     assert_eq!(successors.len(), 1, "every caller gets the same successor");
     let successor = successors.into_iter().next().unwrap();
-    assert_eq!(h.refresh(&client, &successor).await.status, StatusCode::OK, "the grant stays valid");
+    assert_eq!(
+        h.refresh(&client, &successor).await.status,
+        StatusCode::OK,
+        "the grant stays valid"
+    );
 }

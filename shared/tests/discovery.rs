@@ -67,11 +67,7 @@ async fn protected_resource_metadata_lists_the_resource_scopes_without_offline_a
     let doc = fetch(&[], PRM_MCP).await.json();
     let listed = strings(&doc["scopes_supported"]);
     assert_eq!(listed, scopes::resource_scopes());
-    for scope in [
-        scopes::TOOLS_READ,
-        scopes::TOOLS_EXECUTE,
-        scopes::PROFILE_READ,
-    ] {
+    for scope in [scopes::TOOLS_READ, scopes::TOOLS_EXECUTE, scopes::PROFILE_READ] {
         assert!(listed.contains(&scope), "{scope} missing from {listed:?}");
     }
     assert!(
@@ -100,9 +96,7 @@ async fn authorization_server_issuer_is_exactly_the_configured_url() {
         ("https://mcp.example.com/", "https://mcp.example.com"),
         ("https://example.com/tenant", "https://example.com/tenant"),
     ] {
-        let doc = fetch(&[("PUBLIC_URL", public_url)], AS_METADATA)
-            .await
-            .json();
+        let doc = fetch(&[("PUBLIC_URL", public_url)], AS_METADATA).await.json();
         assert_eq!(doc["issuer"], issuer, "PUBLIC_URL={public_url}");
         let prm = fetch(&[("PUBLIC_URL", public_url)], PRM).await.json();
         assert_eq!(
@@ -119,10 +113,7 @@ async fn authorization_server_metadata_requires_s256_code_flow_and_sends_iss() {
     assert_eq!(doc["issuer"], "http://localhost:3000");
     assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(doc["response_types_supported"], json!(["code"]));
-    assert_eq!(
-        doc["authorization_response_iss_parameter_supported"],
-        json!(true)
-    );
+    assert_eq!(doc["authorization_response_iss_parameter_supported"], json!(true));
     let grants = strings(&doc["grant_types_supported"]);
     assert!(
         grants.contains(&"authorization_code") && grants.contains(&"refresh_token"),
@@ -144,11 +135,7 @@ async fn authorization_server_endpoints_live_under_the_issuer() {
         ("token_endpoint", "/api/oauth/token"),
         ("jwks_uri", JWKS),
     ] {
-        assert_eq!(
-            doc[field],
-            format!("https://mcp.example.com{path}"),
-            "{field}"
-        );
+        assert_eq!(doc[field], format!("https://mcp.example.com{path}"), "{field}");
     }
 }
 
@@ -226,23 +213,12 @@ async fn jwks_publishes_one_es256_public_key_and_no_private_part() {
     let k = &keys[0];
     assert_eq!(
         (&k["kty"], &k["crv"], &k["alg"], &k["use"]),
-        (
-            &json!("EC"),
-            &json!("P-256"),
-            &json!("ES256"),
-            &json!("sig")
-        )
+        (&json!("EC"), &json!("P-256"), &json!("ES256"), &json!("sig"))
     );
     for field in ["kid", "x", "y"] {
-        assert!(
-            k[field].as_str().is_some_and(|s| !s.is_empty()),
-            "{field} missing: {k}"
-        );
+        assert!(k[field].as_str().is_some_and(|s| !s.is_empty()), "{field} missing: {k}");
     }
-    assert!(
-        k.get("d").is_none(),
-        "the private scalar must never be published: {k}"
-    );
+    assert!(k.get("d").is_none(), "the private scalar must never be published: {k}");
 }
 
 #[tokio::test]
@@ -260,9 +236,7 @@ async fn wrong_method_is_a_json_405_naming_the_allowed_method() {
         let req = Request::post(path).body(Body::empty()).unwrap();
         let r = send(&app, req).await;
         assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{path}");
-        let allow = r
-            .header("allow")
-            .unwrap_or_else(|| panic!("{path}: 405 without Allow"));
+        let allow = r.header("allow").unwrap_or_else(|| panic!("{path}: 405 without Allow"));
         assert!(allow.contains("GET"), "{path}: Allow {allow}");
         assert_eq!(r.json()["error"], "method_not_allowed", "{path}");
     }
@@ -282,12 +256,7 @@ async fn host_header_never_sets_the_issuer() {
             .body(Body::empty())
             .unwrap();
         let r = send(&app, req).await;
-        assert_eq!(
-            r.status,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "{path}: {}",
-            r.text()
-        );
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{path}: {}", r.text());
         assert!(!r.text().contains("evil.example"), "{path}: {}", r.text());
         assert_eq!(r.json()["error"], "temporarily_unavailable");
     }
@@ -303,9 +272,7 @@ fn closed_port_endpoint() -> String {
 
 #[tokio::test]
 async fn unreachable_store_answers_503_json_not_a_panic() {
-    let store = Store::new(
-        DynamoStore::connect(Some(&closed_port_endpoint()), "t-", Clock::system()).await,
-    );
+    let store = Store::new(DynamoStore::connect(Some(&closed_port_endpoint()), "t-", Clock::system()).await);
     let app = function(discovery::routes, AppState::new(config_with(&[]), store));
     let started = Instant::now();
     let r = send(&app, get(JWKS)).await;
@@ -313,10 +280,7 @@ async fn unreachable_store_answers_503_json_not_a_panic() {
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text());
     assert_eq!(r.header("content-type"), Some("application/json"));
     assert_eq!(r.json()["error"], "temporarily_unavailable");
-    assert!(
-        r.header("retry-after").is_some(),
-        "503 should say when to retry"
-    );
+    assert!(r.header("retry-after").is_some(), "503 should say when to retry");
     // Documents that need no store still answer.
     assert_eq!(send(&app, get(AS_METADATA)).await.status, StatusCode::OK);
     eprintln!("unreachable store answered 503 after {took:?}");

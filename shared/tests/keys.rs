@@ -70,8 +70,7 @@ fn verify(token: &str, key: &DecodingKey) -> jsonwebtoken::errors::Result<Value>
 }
 
 fn decoding_key(jwk: &Value) -> DecodingKey {
-    DecodingKey::from_ec_components(jwk["x"].as_str().expect("x"), jwk["y"].as_str().expect("y"))
-        .expect("EC JWK")
+    DecodingKey::from_ec_components(jwk["x"].as_str().expect("x"), jwk["y"].as_str().expect("y")).expect("EC JWK")
 }
 
 async fn ten_instances_racing_for_the_signer_create_one_key(s: Store) {
@@ -85,11 +84,7 @@ async fn ten_instances_racing_for_the_signer_create_one_key(s: Store) {
     for t in tasks {
         kids.insert(t.await.expect("task"));
     }
-    assert_eq!(
-        kids.len(),
-        1,
-        "racing instances disagree on the signing key: {kids:?}"
-    );
+    assert_eq!(kids.len(), 1, "racing instances disagree on the signing key: {kids:?}");
     assert_eq!(
         published_kids(&s).await,
         kids,
@@ -111,11 +106,7 @@ async fn ten_instances_racing_to_publish_on_a_cold_store_create_one_key(s: Store
             seen.insert(k["kid"].as_str().expect("kid").to_owned());
         }
     }
-    assert_eq!(
-        seen.len(),
-        1,
-        "cold JWKS requests created several keys: {seen:?}"
-    );
+    assert_eq!(seen.len(), 1, "cold JWKS requests created several keys: {seen:?}");
     assert_eq!(published_kids(&s).await, seen);
 }
 
@@ -129,19 +120,13 @@ async fn kid_is_the_rfc7638_thumbprint_of_the_published_key(s: Store) {
     let (x, y) = (jwk["x"].as_str().expect("x"), jwk["y"].as_str().expect("y"));
     // RFC 7638 §3: the required members, in lexicographic order, no whitespace.
     let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-    assert_eq!(
-        kid,
-        URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
-    );
+    assert_eq!(kid, URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes())));
     // x and y are the coordinates of a point on P-256.
     let mut sec1 = vec![0x04];
     sec1.extend(URL_SAFE_NO_PAD.decode(x).expect("x is base64url"));
     sec1.extend(URL_SAFE_NO_PAD.decode(y).expect("y is base64url"));
     assert_eq!(sec1.len(), 65, "P-256 coordinates are 32 bytes each");
-    assert!(
-        p256::PublicKey::from_sec1_bytes(&sec1).is_ok(),
-        "not a P-256 point"
-    );
+    assert!(p256::PublicKey::from_sec1_bytes(&sec1).is_ok(), "not a P-256 point");
 }
 
 async fn token_signed_by_the_signer_verifies_with_the_published_jwk(s: Store) {
@@ -157,10 +142,7 @@ async fn token_signed_by_the_signer_verifies_with_the_published_jwk(s: Store) {
         .iter()
         .find(|k| k["kid"] == signer.kid.as_str())
         .expect("published");
-    assert_eq!(
-        verify(&token, &decoding_key(jwk)).expect("verifies")["sub"],
-        "user-1"
-    );
+    assert_eq!(verify(&token, &decoding_key(jwk)).expect("verifies")["sub"], "user-1");
 
     // The verifier's path: a cold instance looks the key up by kid.
     let cold = ring(&s)
@@ -187,10 +169,7 @@ async fn rotation_signs_with_a_new_key_and_publishes_the_old_until_its_tokens_ex
 
     advance_to(&s, slot_end + 5);
     let new = ring.signer().await.expect("signer after rotation");
-    assert_ne!(
-        new.kid, old.kid,
-        "past KEY_ROTATION_AGE a new key must sign"
-    );
+    assert_ne!(new.kid, old.kid, "past KEY_ROTATION_AGE a new key must sign");
     assert_eq!(
         self::ring(&s).signer().await.expect("signer").kid,
         new.kid,
@@ -213,10 +192,7 @@ async fn rotation_signs_with_a_new_key_and_publishes_the_old_until_its_tokens_ex
     // The old key may have signed in its slot's last second a token that lives ACCESS_TTL, and
     // verifiers get 60 s of leeway: it stays published until then.
     advance_to(&s, slot_end + ACCESS_TTL + 55);
-    assert!(
-        published_kids(&s).await.contains(&old.kid),
-        "retired too early"
-    );
+    assert!(published_kids(&s).await.contains(&old.kid), "retired too early");
     advance_to(&s, slot_end + ACCESS_TTL + 65);
     assert_eq!(
         published_kids(&s).await,
@@ -228,18 +204,8 @@ async fn rotation_signs_with_a_new_key_and_publishes_the_old_until_its_tokens_ex
 async fn unknown_kid_reads_the_store_at_most_once_per_refresh_floor(s: Store) {
     let verifier = ring(&s);
     let before = s.calls();
-    assert!(
-        verifier
-            .verifying_key("forged-kid")
-            .await
-            .expect("store")
-            .is_none()
-    );
-    assert_eq!(
-        s.calls(),
-        before + 1,
-        "the first unknown kid reads the store once"
-    );
+    assert!(verifier.verifying_key("forged-kid").await.expect("store").is_none());
+    assert_eq!(s.calls(), before + 1, "the first unknown kid reads the store once");
     for i in 0..5 {
         assert!(
             verifier
@@ -270,18 +236,8 @@ async fn unknown_kid_reads_the_store_at_most_once_per_refresh_floor(s: Store) {
     assert_eq!(s.calls(), before + 1);
     assert!(verify(&token, &key).is_ok());
     // Known now: cached, no further reads.
-    assert!(
-        verifier
-            .verifying_key(&signer.kid)
-            .await
-            .expect("store")
-            .is_some()
-    );
-    assert_eq!(
-        s.calls(),
-        before + 1,
-        "a known kid is served from the cache"
-    );
+    assert!(verifier.verifying_key(&signer.kid).await.expect("store").is_some());
+    assert_eq!(s.calls(), before + 1, "a known kid is served from the cache");
 }
 
 macro_rules! on_both_backends {

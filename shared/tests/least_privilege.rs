@@ -42,11 +42,16 @@ fn resource(v: &Value, tables: &BTreeMap<String, Table>) -> (Table, Option<Strin
     let (id, index) = match text.strip_prefix("${") {
         Some(rest) => {
             let (arn, tail) = rest.split_once('}').unwrap();
-            (arn.trim_end_matches(".Arn").to_owned(), tail.strip_prefix("/index/").map(str::to_owned))
+            (
+                arn.trim_end_matches(".Arn").to_owned(),
+                tail.strip_prefix("/index/").map(str::to_owned),
+            )
         }
         None => (text.trim_end_matches(".Arn").to_owned(), None),
     };
-    let table = *tables.get(&id).unwrap_or_else(|| panic!("policy names {id}, which is no table"));
+    let table = *tables
+        .get(&id)
+        .unwrap_or_else(|| panic!("policy names {id}, which is no table"));
     (table, index)
 }
 
@@ -60,7 +65,9 @@ fn granted() -> BTreeMap<String, BTreeSet<Grant>> {
         }
         let mut grants = BTreeSet::new();
         for policy in res["Properties"]["Policies"].as_sequence().into_iter().flatten() {
-            let statements = policy["Statement"].as_sequence().unwrap_or_else(|| panic!("{id:?}: only inline statements are allowed"));
+            let statements = policy["Statement"]
+                .as_sequence()
+                .unwrap_or_else(|| panic!("{id:?}: only inline statements are allowed"));
             for st in statements {
                 assert_eq!(scalar(&st["Effect"]), Some("Allow"));
                 let actions: Vec<&str> = match &st["Action"] {
@@ -86,7 +93,8 @@ fn granted() -> BTreeMap<String, BTreeSet<Grant>> {
 }
 
 fn needed(function: &str) -> BTreeSet<Grant> {
-    let declared = access::of(function).unwrap_or_else(|| panic!("{function} has no declared access in mcp_oauth::access"));
+    let declared =
+        access::of(function).unwrap_or_else(|| panic!("{function} has no declared access in mcp_oauth::access"));
     let mut out = BTreeSet::new();
     for (table, op) in declared {
         for (action, index) in access::dynamodb_actions(*op) {
@@ -104,7 +112,10 @@ fn each_functions_policy_grants_exactly_the_actions_its_code_can_reach() {
         let needed = needed(function);
         let extra: Vec<_> = grants.difference(&needed).collect();
         let missing: Vec<_> = needed.difference(grants).collect();
-        assert!(extra.is_empty() && missing.is_empty(), "{function}: extra grants {extra:?}, missing grants {missing:?}");
+        assert!(
+            extra.is_empty() && missing.is_empty(),
+            "{function}: extra grants {extra:?}, missing grants {missing:?}"
+        );
     }
 }
 
@@ -123,18 +134,38 @@ async fn every_flow_stays_within_each_functions_declared_access() {
     let code = h.code_for(&client).await;
     let second = h.redeem(&client, &code).await.json();
     h.redeem(&client, &code).await;
-    h.call(common::post_form("/api/oauth/revoke", &[("client_id", &client.id), ("token", second["refresh_token"].as_str().unwrap())]))
-        .await;
+    h.call(common::post_form(
+        "/api/oauth/revoke",
+        &[
+            ("client_id", &client.id),
+            ("token", second["refresh_token"].as_str().unwrap()),
+        ],
+    ))
+    .await;
     // A failed and a successful login, consent remembered, logout.
     let mut browser = h.browser();
     let email = "lp@example.com";
     h.sign_up_and_approve(&mut browser, &client, email, &[]).await;
-    let login = browser.get(&Harness::authorize_url(&client, &[("prompt", "login")])).await;
-    browser.submit(&login, "login", &[("email", email), ("password", "wrong password here")]).await;
-    let login = browser.get(&Harness::authorize_url(&client, &[("prompt", "login")])).await;
-    let done = browser.submit(&login, "login", &[("email", email), ("password", PASSWORD)]).await;
+    let login = browser
+        .get(&Harness::authorize_url(&client, &[("prompt", "login")]))
+        .await;
+    browser
+        .submit(
+            &login,
+            "login",
+            &[("email", email), ("password", "wrong password here")],
+        )
+        .await;
+    let login = browser
+        .get(&Harness::authorize_url(&client, &[("prompt", "login")]))
+        .await;
+    let done = browser
+        .submit(&login, "login", &[("email", email), ("password", PASSWORD)])
+        .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER);
-    let consent = browser.get(&Harness::authorize_url(&client, &[("prompt", "consent")])).await;
+    let consent = browser
+        .get(&Harness::authorize_url(&client, &[("prompt", "consent")]))
+        .await;
     let mut fields = common::oauth::inputs(&consent.text());
     fields.insert("action".into(), "logout".into());
     let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -161,9 +192,15 @@ async fn every_flow_stays_within_each_functions_declared_access() {
 
     for (function, recorder) in recorders {
         let seen = recorder.lock().unwrap().clone();
-        assert!(!seen.is_empty() || function == "RevokeFunction", "{function} was never exercised");
+        assert!(
+            !seen.is_empty() || function == "RevokeFunction",
+            "{function} was never exercised"
+        );
         let declared: BTreeSet<_> = access::of(function).unwrap().iter().copied().collect();
         let beyond: Vec<_> = seen.difference(&declared).collect();
-        assert!(beyond.is_empty(), "{function} reached {beyond:?}, which mcp_oauth::access does not declare");
+        assert!(
+            beyond.is_empty(),
+            "{function} reached {beyond:?}, which mcp_oauth::access does not declare"
+        );
     }
 }

@@ -6,9 +6,7 @@ use base64::engine::general_purpose::STANDARD;
 use http::StatusCode;
 use http_body_util::BodyExt;
 use maud::Markup;
-use mcp_oauth::pages::{
-    self, ConsentPage, Hidden, LoginPage, SignupPage, consent, login, redirect_target, signup,
-};
+use mcp_oauth::pages::{self, ConsentPage, Hidden, LoginPage, SignupPage, consent, login, redirect_target, signup};
 use mcp_oauth::scopes::RESOURCE_SCOPES;
 use sha2::{Digest, Sha256};
 
@@ -63,14 +61,8 @@ fn consent_page(offline_access: bool) -> ConsentPage<'static> {
 /// Every page, rendered with hostile values wherever the caller passes user-controlled text.
 fn all_pages() -> Vec<(&'static str, String)> {
     vec![
-        (
-            "login",
-            login(&login_page(&[("github", EVIL)])).into_string(),
-        ),
-        (
-            "login without providers",
-            login(&login_page(&[])).into_string(),
-        ),
+        ("login", login(&login_page(&[("github", EVIL)])).into_string()),
+        ("login without providers", login(&login_page(&[])).into_string()),
         ("signup", signup(&signup_page()).into_string()),
         ("consent", consent(&consent_page(true)).into_string()),
         ("error", pages::error(EVIL, EVIL).into_string()),
@@ -147,31 +139,19 @@ fn no_page_uses_inline_style_attributes_the_csp_would_block() {
 fn every_page_has_the_viewport_meta_tag() {
     for (name, page) in all_pages() {
         assert!(
-            page.contains(
-                r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#
-            ),
+            page.contains(r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#),
             "{name} lacks the viewport meta tag"
         );
-        assert!(
-            page.starts_with("<!DOCTYPE html>"),
-            "{name} lacks the doctype"
-        );
+        assert!(page.starts_with("<!DOCTYPE html>"), "{name} lacks the doctype");
     }
 }
 
 #[test]
 fn every_page_uses_the_one_style_block_the_csp_allows() {
-    let expected = format!(
-        "'sha256-{}'",
-        STANDARD.encode(Sha256::digest(pages::CSS.as_bytes()))
-    );
+    let expected = format!("'sha256-{}'", STANDARD.encode(Sha256::digest(pages::CSS.as_bytes())));
     assert_eq!(pages::style_hash(), expected);
     for (name, page) in all_pages() {
-        assert_eq!(
-            style_text(&page),
-            pages::CSS,
-            "{name} carries a different style block"
-        );
+        assert_eq!(style_text(&page), pages::CSS, "{name} carries a different style block");
     }
 }
 
@@ -225,9 +205,7 @@ async fn csp_style_hash_matches_the_style_block_in_the_page() {
         STANDARD.encode(Sha256::digest(style_text(&body).as_bytes()))
     );
     assert!(
-        csp.split(';')
-            .map(str::trim)
-            .any(|d| d == format!("style-src {hash}")),
+        csp.split(';').map(str::trim).any(|d| d == format!("style-src {hash}")),
         "{csp} does not allow {hash}"
     );
 }
@@ -259,9 +237,7 @@ fn every_form_posts_to_the_given_action_with_the_hidden_fields_and_csrf() {
                 "{form}"
             );
             assert!(
-                form.contains(&format!(
-                    r#"<input type="hidden" name="csrf" value="{csrf}">"#
-                )),
+                form.contains(&format!(r#"<input type="hidden" name="csrf" value="{csrf}">"#)),
                 "{form}"
             );
         }
@@ -275,9 +251,7 @@ fn login_form_posts_email_password_and_action_login() {
         .into_iter()
         .find(|f| f.contains(r#"name="password""#))
         .expect("login form");
-    assert!(
-        main.contains(r#"type="email" name="email" value="a@example.com" autocomplete="email""#)
-    );
+    assert!(main.contains(r#"type="email" name="email" value="a@example.com" autocomplete="email""#));
     assert!(main.contains(r#"type="password" name="password" autocomplete="current-password""#));
     assert!(main.contains(r#"type="submit" name="action" value="login""#));
     assert!(main.contains(r#"<label for="email">"#) && main.contains(r#"<label for="password">"#));
@@ -314,12 +288,8 @@ fn login_renders_provider_buttons_only_when_given() {
     assert!(!page.contains(r#"class="or""#));
 
     let page = login(&login_page(&[("github", "GitHub"), ("google", "Google")])).into_string();
-    assert!(page.contains(
-        r#"<button type="submit" name="provider" value="github">Continue with GitHub</button>"#
-    ));
-    assert!(page.contains(
-        r#"<button type="submit" name="provider" value="google">Continue with Google</button>"#
-    ));
+    assert!(page.contains(r#"<button type="submit" name="provider" value="github">Continue with GitHub</button>"#));
+    assert!(page.contains(r#"<button type="submit" name="provider" value="google">Continue with Google</button>"#));
     let providers_at = page.find(r#"name="provider""#).expect("provider buttons");
     let or_at = page.find(r#"class="or""#).expect("or separator");
     let password_at = page.find(r#"name="password""#).expect("password field");
@@ -375,10 +345,7 @@ fn consent_has_approve_and_deny_buttons_and_the_csrf_field() {
     assert!(decision.contains(r#"<input type="hidden" name="csrf" value="csrf-consent">"#));
     assert!(decision.contains(r#"name="client_id" value="c1""#));
     // Approve is the primary button.
-    assert!(
-        decision
-            .contains(r#"<button class="primary" type="submit" name="action" value="approve">"#)
-    );
+    assert!(decision.contains(r#"<button class="primary" type="submit" name="action" value="approve">"#));
 }
 
 #[test]
@@ -403,26 +370,16 @@ fn consent_says_access_lasts_until_revoked_when_offline_access_is_asked() {
 
 #[test]
 fn error_page_offers_no_link_anywhere() {
-    let page = pages::error(
-        "This sign-in link is not valid",
-        "The redirect URI is not registered.",
-    )
-    .into_string();
+    let page = pages::error("This sign-in link is not valid", "The redirect URI is not registered.").into_string();
     assert!(page.contains("This sign-in link is not valid"));
     assert!(page.contains("The redirect URI is not registered."));
-    assert!(
-        !page.contains("<a "),
-        "no link back to an unverified redirect URI"
-    );
+    assert!(!page.contains("<a "), "no link back to an unverified redirect URI");
     assert!(!page.contains("<form"));
 }
 
 #[test]
 fn redirect_target_names_the_host_or_the_custom_scheme() {
-    assert_eq!(
-        redirect_target("https://claude.ai/api/mcp/auth_callback"),
-        "claude.ai"
-    );
+    assert_eq!(redirect_target("https://claude.ai/api/mcp/auth_callback"), "claude.ai");
     assert_eq!(
         redirect_target("https://app.example.com:8443/cb"),
         "app.example.com:8443"

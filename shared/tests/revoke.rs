@@ -12,7 +12,11 @@ fn harness() -> (Harness, tempfile::TempDir) {
 }
 
 async fn revoke(h: &Harness, client_id: &str, token: &str) -> common::Reply {
-    h.call(post_form("/api/oauth/revoke", &[("client_id", client_id), ("token", token)])).await
+    h.call(post_form(
+        "/api/oauth/revoke",
+        &[("client_id", client_id), ("token", token)],
+    ))
+    .await
 }
 
 #[tokio::test]
@@ -30,7 +34,10 @@ async fn revoking_the_previous_refresh_token_also_revokes_the_grant() {
     let (h, _d) = harness();
     let (client, tokens) = h.tokens().await;
     let r1 = tokens["refresh_token"].as_str().unwrap();
-    let r2 = h.refresh(&client, r1).await.json()["refresh_token"].as_str().unwrap().to_owned();
+    let r2 = h.refresh(&client, r1).await.json()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(revoke(&h, &client.id, r1).await.status, StatusCode::OK);
     assert_eq!(h.refresh(&client, &r2).await.json()["error"], "invalid_grant");
 }
@@ -54,7 +61,11 @@ async fn a_client_cannot_revoke_another_clients_grant() {
     let other = h.public_client().await;
     let rt = tokens["refresh_token"].as_str().unwrap();
     assert_eq!(revoke(&h, &other.id, rt).await.status, StatusCode::OK);
-    assert_eq!(h.refresh(&client, rt).await.status, StatusCode::OK, "the grant survives");
+    assert_eq!(
+        h.refresh(&client, rt).await.status,
+        StatusCode::OK,
+        "the grant survives"
+    );
 }
 
 #[tokio::test]
@@ -72,10 +83,20 @@ async fn a_forged_token_naming_a_real_grant_revokes_nothing() {
 async fn revocation_authenticates_the_client_like_the_token_endpoint() {
     let (h, _d) = harness();
     let client = h.confidential_client().await;
-    let reply = h.call(post_form("/api/oauth/revoke", &[("client_id", &client.id), ("token", "x")])).await;
+    let reply = h
+        .call(post_form(
+            "/api/oauth/revoke",
+            &[("client_id", &client.id), ("token", "x")],
+        ))
+        .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(reply.json()["error"], "invalid_client");
-    let reply = h.call(post_form("/api/oauth/revoke", &[("client_id", "nobody"), ("token", "x")])).await;
+    let reply = h
+        .call(post_form(
+            "/api/oauth/revoke",
+            &[("client_id", "nobody"), ("token", "x")],
+        ))
+        .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -83,7 +104,9 @@ async fn revocation_authenticates_the_client_like_the_token_endpoint() {
 async fn revocation_without_a_token_is_invalid_request() {
     let (h, _d) = harness();
     let client = h.public_client().await;
-    let reply = h.call(post_form("/api/oauth/revoke", &[("client_id", &client.id)])).await;
+    let reply = h
+        .call(post_form("/api/oauth/revoke", &[("client_id", &client.id)]))
+        .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(reply.json()["error"], "invalid_request");
 }

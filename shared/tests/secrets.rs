@@ -37,7 +37,9 @@ async fn no_usable_secret_is_stored_or_logged_after_a_full_flow() {
     let h = Harness::new(store);
     let client = h.confidential_client().await;
     let mut browser = h.browser();
-    let params = h.sign_up_and_approve(&mut browser, &client, "secret-keeper@example.com", &[]).await;
+    let params = h
+        .sign_up_and_approve(&mut browser, &client, "secret-keeper@example.com", &[])
+        .await;
     let code = params["code"].clone();
     let first = h.redeem(&client, &code).await;
     assert_eq!(first.status, StatusCode::OK);
@@ -46,8 +48,16 @@ async fn no_usable_secret_is_stored_or_logged_after_a_full_flow() {
     let second = h.refresh(&client, &r1).await.json();
     let r2 = second["refresh_token"].as_str().unwrap().to_owned();
     // A failed login too, so the throttle's records and events are covered.
-    let login = browser.get(&Harness::authorize_url(&client, &[("prompt", "login")])).await;
-    browser.submit(&login, "login", &[("email", "secret-keeper@example.com"), ("password", "a wrong password")]).await;
+    let login = browser
+        .get(&Harness::authorize_url(&client, &[("prompt", "login")]))
+        .await;
+    browser
+        .submit(
+            &login,
+            "login",
+            &[("email", "secret-keeper@example.com"), ("password", "a wrong password")],
+        )
+        .await;
 
     let mut secrets = vec![
         ("client secret", client.secret.clone().unwrap()),
@@ -56,7 +66,10 @@ async fn no_usable_secret_is_stored_or_logged_after_a_full_flow() {
         ("authorization code", code),
         ("code verifier", client.verifier.clone()),
         ("access token", first["access_token"].as_str().unwrap().to_owned()),
-        ("refreshed access token", second["access_token"].as_str().unwrap().to_owned()),
+        (
+            "refreshed access token",
+            second["access_token"].as_str().unwrap().to_owned(),
+        ),
         ("refresh token", r1.split_once('.').unwrap().1.to_owned()),
         ("rotated refresh token", r2.split_once('.').unwrap().1.to_owned()),
     ];
@@ -67,14 +80,23 @@ async fn no_usable_secret_is_stored_or_logged_after_a_full_flow() {
 
     let mut stored = String::new();
     for table in Table::ALL {
-        let mut pages = backend.client().scan().table_name(backend.table_name(table)).into_paginator().items().send();
+        let mut pages = backend
+            .client()
+            .scan()
+            .table_name(backend.table_name(table))
+            .into_paginator()
+            .items()
+            .send();
         while let Some(item) = pages.next().await {
             stored.push_str(&format!("{table}: {:?}\n", item.unwrap()));
         }
     }
     assert!(stored.contains("argon2id"), "the scan must see the stored records");
     let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(logged.contains("grant_issued"), "the capture must see the flow's events");
+    assert!(
+        logged.contains("grant_issued"),
+        "the capture must see the flow's events"
+    );
     for (what, secret) in &secrets {
         assert!(!stored.contains(secret.as_str()), "the store holds a usable {what}");
         assert!(!logged.contains(secret.as_str()), "the logs hold a usable {what}");

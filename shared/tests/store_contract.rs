@@ -38,7 +38,11 @@ async fn expired_but_present_item_reads_as_absent(s: Store) {
     assert_eq!(s.get(Table::Sessions, "old").await.unwrap(), None);
     assert!(s.get(Table::Sessions, "live").await.unwrap().is_some());
     assert_eq!(s.consume(Table::Sessions, "old", None).await.unwrap(), Consumed::Absent);
-    assert!(!s.compare_and_swap(Table::Sessions, expiring("old", now + 60), 1).await.unwrap());
+    assert!(
+        !s.compare_and_swap(Table::Sessions, expiring("old", now + 60), 1)
+            .await
+            .unwrap()
+    );
 }
 
 async fn expiry_follows_the_clock(s: Store) {
@@ -63,9 +67,18 @@ async fn consume_with_wrong_guard_leaves_the_item(s: Store) {
     let mut i = item("c");
     i.guard = Some("binding".into());
     s.put(Table::Codes, i).await.unwrap();
-    assert_eq!(s.consume(Table::Codes, "c", Some("other")).await.unwrap(), Consumed::GuardMismatch);
-    assert!(s.get(Table::Codes, "c").await.unwrap().is_some(), "a failed guard must not consume");
-    assert!(matches!(s.consume(Table::Codes, "c", Some("binding")).await.unwrap(), Consumed::Taken(_)));
+    assert_eq!(
+        s.consume(Table::Codes, "c", Some("other")).await.unwrap(),
+        Consumed::GuardMismatch
+    );
+    assert!(
+        s.get(Table::Codes, "c").await.unwrap().is_some(),
+        "a failed guard must not consume"
+    );
+    assert!(matches!(
+        s.consume(Table::Codes, "c", Some("binding")).await.unwrap(),
+        Consumed::Taken(_)
+    ));
 }
 
 async fn twenty_concurrent_consumes_have_one_winner(s: Store) {
@@ -93,7 +106,10 @@ async fn compare_and_swap_needs_the_current_version(s: Store) {
     assert!(s.compare_and_swap(Table::Grants, next.clone(), 1).await.unwrap());
     let stored = s.get(Table::Grants, "g").await.unwrap().unwrap();
     assert_eq!((stored.version, stored.body), (2, json!({"k": "v2"})));
-    assert!(!s.compare_and_swap(Table::Grants, next, 1).await.unwrap(), "a stale version must lose");
+    assert!(
+        !s.compare_and_swap(Table::Grants, next, 1).await.unwrap(),
+        "a stale version must lose"
+    );
     assert!(!s.compare_and_swap(Table::Grants, item("missing"), 1).await.unwrap());
 }
 
@@ -132,13 +148,24 @@ async fn delete_by_grant_removes_only_that_grant(s: Store) {
 
 async fn query_by_owner_lists_live_items_of_that_owner(s: Store) {
     let now = s.clock().now();
-    for (key, owner, exp) in [("a", "u1", None), ("b", "u1", Some(now - 1)), ("c", "u2", None), ("d", "u1", Some(now + 60))] {
+    for (key, owner, exp) in [
+        ("a", "u1", None),
+        ("b", "u1", Some(now - 1)),
+        ("c", "u2", None),
+        ("d", "u1", Some(now + 60)),
+    ] {
         let mut i = item(key);
         i.owner = Some(owner.into());
         i.expires_at = exp;
         s.put(Table::AppData, i).await.unwrap();
     }
-    let mut keys: Vec<String> = s.query_by_owner(Table::AppData, "u1").await.unwrap().into_iter().map(|i| i.key).collect();
+    let mut keys: Vec<String> = s
+        .query_by_owner(Table::AppData, "u1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.key)
+        .collect();
     keys.sort();
     assert_eq!(keys, ["a", "d"]);
 }
@@ -156,7 +183,13 @@ async fn get_many_reads_across_tables_and_skips_absent_keys(s: Store) {
         .unwrap();
     let mut got: Vec<(Table, String)> = found.into_iter().map(|(t, i)| (t, i.key)).collect();
     got.sort();
-    assert_eq!(got, [(Table::Clients, "client".to_owned()), (Table::Sessions, "session".to_owned())]);
+    assert_eq!(
+        got,
+        [
+            (Table::Clients, "client".to_owned()),
+            (Table::Sessions, "session".to_owned())
+        ]
+    );
     assert_eq!(s.calls(), 3, "get_many is one store call");
 }
 
@@ -189,7 +222,10 @@ async fn put_replaces_and_delete_removes(s: Store) {
     let mut v2 = item("u");
     v2.body = json!({"k": "v2"});
     s.put(Table::Users, v2).await.unwrap();
-    assert_eq!(s.get(Table::Users, "u").await.unwrap().unwrap().body, json!({"k": "v2"}));
+    assert_eq!(
+        s.get(Table::Users, "u").await.unwrap().unwrap().body,
+        json!({"k": "v2"})
+    );
     s.delete(Table::Users, "u").await.unwrap();
     assert_eq!(s.get(Table::Users, "u").await.unwrap(), None);
     s.delete(Table::Users, "u").await.unwrap();

@@ -76,10 +76,7 @@ fn every_store_table_is_declared_exactly_once() {
         );
     }
     assert_eq!(count.len(), Table::ALL.len());
-    assert_eq!(
-        resources(&doc(), "AWS::DynamoDB::Table").len(),
-        Table::ALL.len()
-    );
+    assert_eq!(resources(&doc(), "AWS::DynamoDB::Table").len(), Table::ALL.len());
 }
 
 #[test]
@@ -93,9 +90,7 @@ fn every_table_is_keyed_by_pk_and_expires_items_by_expires_at() {
             d.table
         );
         assert!(
-            d.attributes
-                .iter()
-                .all(|(name, _)| name != attr::EXPIRES_AT),
+            d.attributes.iter().all(|(name, _)| name != attr::EXPIRES_AT),
             "{}: the TTL attribute is not a key and must not be in AttributeDefinitions",
             d.table
         );
@@ -107,8 +102,7 @@ fn tables_queried_by_owner_have_a_by_owner_index() {
     for table in [Table::Grants, Table::Consents, Table::Keys, Table::AppData] {
         let d = def(table);
         let idx = d.indexes.iter().find(|(name, ..)| name == index::BY_OWNER);
-        let (_, key, projection) =
-            idx.unwrap_or_else(|| panic!("{table}: no {} index", index::BY_OWNER));
+        let (_, key, projection) = idx.unwrap_or_else(|| panic!("{table}: no {} index", index::BY_OWNER));
         assert_eq!(
             key,
             attr::OWNER,
@@ -174,27 +168,15 @@ fn every_function_is_an_arm64_al2023_cargo_lambda_build_of_an_existing_crate() {
     assert!(!functions.is_empty(), "the template declares no function");
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     for (id, f) in functions {
-        let arch = function_property(&doc, &f, "Architectures")
-            .unwrap_or_else(|| panic!("{id}: no Architectures"));
-        let arch: Vec<String> = arch
-            .as_sequence()
-            .expect("a list")
-            .iter()
-            .filter_map(scalar)
-            .collect();
+        let arch = function_property(&doc, &f, "Architectures").unwrap_or_else(|| panic!("{id}: no Architectures"));
+        let arch: Vec<String> = arch.as_sequence().expect("a list").iter().filter_map(scalar).collect();
         assert_eq!(arch, ["arm64"], "{id}: Architectures");
-        let runtime = function_property(&doc, &f, "Runtime")
-            .as_ref()
-            .and_then(scalar);
+        let runtime = function_property(&doc, &f, "Runtime").as_ref().and_then(scalar);
         assert_eq!(runtime.as_deref(), Some("provided.al2023"), "{id}: Runtime");
-        let handler = function_property(&doc, &f, "Handler")
-            .as_ref()
-            .and_then(scalar);
+        let handler = function_property(&doc, &f, "Handler").as_ref().and_then(scalar);
         assert_eq!(handler.as_deref(), Some("bootstrap"), "{id}: Handler");
 
-        let meta = f
-            .get("Metadata")
-            .unwrap_or_else(|| panic!("{id}: no Metadata"));
+        let meta = f.get("Metadata").unwrap_or_else(|| panic!("{id}: no Metadata"));
         assert_eq!(
             meta.get("BuildMethod").and_then(scalar).as_deref(),
             Some("rust-cargolambda"),
@@ -206,13 +188,10 @@ fn every_function_is_an_arm64_al2023_cargo_lambda_build_of_an_existing_crate() {
             .and_then(scalar)
             .unwrap_or_else(|| panic!("{id}: no BuildProperties.Binary"));
         let krate = workspace.join("functions").join(&binary);
-        let manifest = std::fs::read_to_string(krate.join("Cargo.toml")).unwrap_or_else(|e| {
-            panic!("{id}: Binary {binary} names no crate functions/{binary} ({e})")
-        });
+        let manifest = std::fs::read_to_string(krate.join("Cargo.toml"))
+            .unwrap_or_else(|e| panic!("{id}: Binary {binary} names no crate functions/{binary} ({e})"));
         assert!(
-            manifest
-                .lines()
-                .any(|l| l.trim() == format!("name = \"{binary}\"")),
+            manifest.lines().any(|l| l.trim() == format!("name = \"{binary}\"")),
             "{id}: functions/{binary}/Cargo.toml must name the package {binary}"
         );
         assert!(
@@ -255,9 +234,7 @@ fn every_function_crate_is_deployed_by_the_template() {
 
 #[test]
 fn every_http_api_route_has_a_valid_method_and_path_and_is_claimed_once() {
-    const METHODS: [&str; 8] = [
-        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY",
-    ];
+    const METHODS: [&str; 8] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY"];
     let doc = doc();
     let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
     for (id, f) in resources(&doc, "AWS::Serverless::Function") {

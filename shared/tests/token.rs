@@ -80,12 +80,15 @@ async fn redirect_uri_other_than_the_authorization_requests_is_rejected() {
     let client = h.public_client().await;
     let code = h.code_for(&client).await;
     let reply = h
-        .token(&client, &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", "http://127.0.0.1:8765/other"),
-            ("code_verifier", &client.verifier),
-        ])
+        .token(
+            &client,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", "http://127.0.0.1:8765/other"),
+                ("code_verifier", &client.verifier),
+            ],
+        )
         .await;
     assert_eq!(error_of(&reply), "invalid_grant");
     assert_eq!(h.redeem(&client, &code).await.status, StatusCode::OK);
@@ -96,7 +99,11 @@ async fn missing_or_malformed_verifier_is_invalid_request() {
     let (h, _d) = harness();
     let client = h.public_client().await;
     let code = h.code_for(&client).await;
-    let base = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", client.redirect_uri.as_str())];
+    let base = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", client.redirect_uri.as_str()),
+    ];
     assert_eq!(error_of(&h.token(&client, &base).await), "invalid_request");
     let mut short = base.to_vec();
     short.push(("code_verifier", "too-short"));
@@ -114,7 +121,11 @@ async fn code_reuse_fails_and_revokes_the_grants_refresh_token() {
     assert_eq!(again.status, StatusCode::BAD_REQUEST);
     assert_eq!(error_of(&again), "invalid_grant");
     let refresh = h.refresh(&client, first["refresh_token"].as_str().unwrap()).await;
-    assert_eq!(error_of(&refresh), "invalid_grant", "the grant of a replayed code must be revoked");
+    assert_eq!(
+        error_of(&refresh),
+        "invalid_grant",
+        "the grant of a replayed code must be revoked"
+    );
 }
 
 #[tokio::test]
@@ -144,22 +155,28 @@ async fn foreign_resource_is_invalid_target_and_omitted_resource_means_the_mcp_u
     let client = h.public_client().await;
     let code = h.code_for(&client).await;
     let reply = h
-        .token(&client, &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", &client.redirect_uri),
-            ("code_verifier", &client.verifier),
-            ("resource", "https://other.example.com/mcp"),
-        ])
+        .token(
+            &client,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", &client.redirect_uri),
+                ("code_verifier", &client.verifier),
+                ("resource", "https://other.example.com/mcp"),
+            ],
+        )
         .await;
     assert_eq!(error_of(&reply), "invalid_target");
     let reply = h
-        .token(&client, &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", &client.redirect_uri),
-            ("code_verifier", &client.verifier),
-        ])
+        .token(
+            &client,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", &client.redirect_uri),
+                ("code_verifier", &client.verifier),
+            ],
+        )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
 }
@@ -199,10 +216,17 @@ async fn reuse_after_grace_revokes_the_grant() {
     let (h, _d) = harness();
     let (client, first) = h.tokens().await;
     let r1 = first["refresh_token"].as_str().unwrap();
-    let r2 = h.refresh(&client, r1).await.json()["refresh_token"].as_str().unwrap().to_owned();
+    let r2 = h.refresh(&client, r1).await.json()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     h.store.clock().advance(31);
     assert_eq!(error_of(&h.refresh(&client, r1).await), "invalid_grant");
-    assert_eq!(error_of(&h.refresh(&client, &r2).await), "invalid_grant", "reuse revokes the whole grant");
+    assert_eq!(
+        error_of(&h.refresh(&client, &r2).await),
+        "invalid_grant",
+        "reuse revokes the whole grant"
+    );
 }
 
 #[tokio::test]
@@ -210,8 +234,14 @@ async fn old_token_after_its_successor_was_used_is_reuse_even_within_grace() {
     let (h, _d) = harness();
     let (client, first) = h.tokens().await;
     let r1 = first["refresh_token"].as_str().unwrap();
-    let r2 = h.refresh(&client, r1).await.json()["refresh_token"].as_str().unwrap().to_owned();
-    let r3 = h.refresh(&client, &r2).await.json()["refresh_token"].as_str().unwrap().to_owned();
+    let r2 = h.refresh(&client, r1).await.json()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r3 = h.refresh(&client, &r2).await.json()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(error_of(&h.refresh(&client, r1).await), "invalid_grant");
     assert_eq!(error_of(&h.refresh(&client, &r3).await), "invalid_grant");
 }
@@ -221,12 +251,37 @@ async fn scope_may_narrow_on_refresh_but_never_widen() {
     let (h, _d) = harness();
     let client = h.public_client().await;
     let mut browser = h.browser();
-    let params = h.sign_up_and_approve(&mut browser, &client, "narrow@example.com", &[("scope", "mcp:tools:read profile:read")]).await;
+    let params = h
+        .sign_up_and_approve(
+            &mut browser,
+            &client,
+            "narrow@example.com",
+            &[("scope", "mcp:tools:read profile:read")],
+        )
+        .await;
     let tokens = h.redeem(&client, &params["code"]).await.json();
     let rt = tokens["refresh_token"].as_str().unwrap();
-    let wide = h.token(&client, &[("grant_type", "refresh_token"), ("refresh_token", rt), ("scope", "mcp:tools:read mcp:tools:execute")]).await;
+    let wide = h
+        .token(
+            &client,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt),
+                ("scope", "mcp:tools:read mcp:tools:execute"),
+            ],
+        )
+        .await;
     assert_eq!(error_of(&wide), "invalid_scope");
-    let narrow = h.token(&client, &[("grant_type", "refresh_token"), ("refresh_token", rt), ("scope", "mcp:tools:read")]).await;
+    let narrow = h
+        .token(
+            &client,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt),
+                ("scope", "mcp:tools:read"),
+            ],
+        )
+        .await;
     assert_eq!(narrow.status, StatusCode::OK, "{}", narrow.text());
     assert_eq!(narrow.json()["scope"], "mcp:tools:read");
 }
@@ -253,7 +308,10 @@ async fn unused_refresh_token_expires() {
     let h = Harness::with_config(store, &[("REFRESH_TOKEN_TTL", "100")]);
     let (client, first) = h.tokens().await;
     h.store.clock().advance(101);
-    assert_eq!(error_of(&h.refresh(&client, first["refresh_token"].as_str().unwrap()).await), "invalid_grant");
+    assert_eq!(
+        error_of(&h.refresh(&client, first["refresh_token"].as_str().unwrap()).await),
+        "invalid_grant"
+    );
 }
 
 #[tokio::test]
@@ -276,7 +334,11 @@ async fn confidential_client_with_wrong_secret_gets_401_invalid_client() {
     let reply = h.redeem(&wrong, &code).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(error_of(&reply), "invalid_client");
-    assert_eq!(h.redeem(&client, &code).await.status, StatusCode::OK, "failed client auth leaves the code");
+    assert_eq!(
+        h.redeem(&client, &code).await.status,
+        StatusCode::OK,
+        "failed client auth leaves the code"
+    );
 }
 
 #[tokio::test]
@@ -284,11 +346,23 @@ async fn basic_auth_failure_answers_with_www_authenticate_basic() {
     let (h, _d) = harness();
     let client = h.confidential_client().await;
     let basic = mcp_oauth::crypto::b64(format!("{}:wrong", client.id).as_bytes());
-    let mut req = post_form("/api/oauth/token", &[("grant_type", "refresh_token"), ("refresh_token", "x")]);
-    req.headers_mut().insert("authorization", format!("Basic {}", basic.replace('-', "+").replace('_', "/")).parse().unwrap());
+    let mut req = post_form(
+        "/api/oauth/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", "x")],
+    );
+    req.headers_mut().insert(
+        "authorization",
+        format!("Basic {}", basic.replace('-', "+").replace('_', "/"))
+            .parse()
+            .unwrap(),
+    );
     let reply = h.call(req).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    assert!(reply.header("www-authenticate").unwrap().starts_with("Basic"), "{:?}", reply.headers);
+    assert!(
+        reply.header("www-authenticate").unwrap().starts_with("Basic"),
+        "{:?}",
+        reply.headers
+    );
 }
 
 #[tokio::test]
@@ -317,12 +391,26 @@ async fn unknown_client_is_invalid_client() {
 async fn malformed_requests_get_rfc_6749_errors() {
     let (h, _d) = harness();
     let client = h.public_client().await;
-    assert_eq!(error_of(&h.token(&client, &[("grant_type", "password")]).await), "unsupported_grant_type");
+    assert_eq!(
+        error_of(&h.token(&client, &[("grant_type", "password")]).await),
+        "unsupported_grant_type"
+    );
     assert_eq!(error_of(&h.token(&client, &[]).await), "invalid_request");
-    let json = h.call(common::post_json("/api/oauth/token", &serde_json::json!({"grant_type": "refresh_token"}))).await;
-    assert_eq!((json.status, error_of(&json).as_str()), (StatusCode::BAD_REQUEST, "invalid_request"));
+    let json = h
+        .call(common::post_json(
+            "/api/oauth/token",
+            &serde_json::json!({"grant_type": "refresh_token"}),
+        ))
+        .await;
+    assert_eq!(
+        (json.status, error_of(&json).as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
     let repeated = h
-        .call(post_form("/api/oauth/token", &[("grant_type", "refresh_token"), ("grant_type", "authorization_code")]))
+        .call(post_form(
+            "/api/oauth/token",
+            &[("grant_type", "refresh_token"), ("grant_type", "authorization_code")],
+        ))
         .await;
     assert_eq!(error_of(&repeated), "invalid_request");
     let big = "x".repeat(20_000);
@@ -345,7 +433,13 @@ async fn token_endpoint_allows_cross_origin_calls_from_browser_clients() {
         .body(axum::body::Body::empty())
         .unwrap();
     let reply = h.call(req).await;
-    assert_eq!(reply.header("access-control-allow-origin"), Some("*"), "{:?} {:?}", reply.status, reply.headers);
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some("*"),
+        "{:?} {:?}",
+        reply.status,
+        reply.headers
+    );
 }
 
 #[tokio::test]
@@ -356,8 +450,16 @@ async fn each_grant_makes_at_most_three_store_calls() {
     h.state.keys.signer().await.unwrap();
     let before = h.store.calls();
     let tokens = h.redeem(&client, &code).await.json();
-    assert!(h.store.calls() - before <= 3, "authorization_code used {} calls", h.store.calls() - before);
+    assert!(
+        h.store.calls() - before <= 3,
+        "authorization_code used {} calls",
+        h.store.calls() - before
+    );
     let before = h.store.calls();
     h.refresh(&client, tokens["refresh_token"].as_str().unwrap()).await;
-    assert!(h.store.calls() - before <= 3, "refresh_token used {} calls", h.store.calls() - before);
+    assert!(
+        h.store.calls() - before <= 3,
+        "refresh_token used {} calls",
+        h.store.calls() - before
+    );
 }

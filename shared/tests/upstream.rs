@@ -21,21 +21,32 @@ struct World {
 async fn world() -> World {
     let idp = Idp::start("our-client-at-idp").await;
     let (store, _, dir) = embedded();
-    let h = Harness::with_config(store, &[
-        ("OIDC_PROVIDERS", "acme"),
-        ("OIDC_ACME_ISSUER", &idp.issuer),
-        ("OIDC_ACME_CLIENT_ID", "our-client-at-idp"),
-        ("OIDC_ACME_CLIENT_SECRET", "idp-secret"),
-        ("OIDC_ACME_NAME", "Acme SSO"),
-    ]);
+    let h = Harness::with_config(
+        store,
+        &[
+            ("OIDC_PROVIDERS", "acme"),
+            ("OIDC_ACME_ISSUER", &idp.issuer),
+            ("OIDC_ACME_CLIENT_ID", "our-client-at-idp"),
+            ("OIDC_ACME_CLIENT_SECRET", "idp-secret"),
+            ("OIDC_ACME_NAME", "Acme SSO"),
+        ],
+    );
     let client = h.public_client().await;
-    World { h, idp, client, _dir: dir }
+    World {
+        h,
+        idp,
+        client,
+        _dir: dir,
+    }
 }
 
 /// Opens the authorize page and presses "Continue with Acme SSO"; returns the provider URL.
 async fn go_upstream(w: &World, browser: &mut Browser) -> String {
     let login = browser.get(&Harness::authorize_url(&w.client, &[])).await;
-    assert!(login.text().contains("Continue with Acme SSO"), "the provider is offered");
+    assert!(
+        login.text().contains("Continue with Acme SSO"),
+        "the provider is offered"
+    );
     let mut fields = common::oauth::inputs(&login.text());
     fields.retain(|k, _| !matches!(k.as_str(), "email" | "password"));
     fields.insert("provider".into(), "acme".into());
@@ -43,7 +54,10 @@ async fn go_upstream(w: &World, browser: &mut Browser) -> String {
     let reply = browser.send(post_form("/oauth/authorize", &pairs)).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text());
     let location = reply.header("location").unwrap().to_owned();
-    assert!(location.starts_with(&format!("{}/authorize", w.idp.issuer)), "{location}");
+    assert!(
+        location.starts_with(&format!("{}/authorize", w.idp.issuer)),
+        "{location}"
+    );
     location
 }
 
@@ -60,24 +74,53 @@ fn callback_path(provider_url: &str, code: Option<&str>, error: Option<&str>) ->
     if let Some(e) = error {
         back.push(("error", e));
     }
-    let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(back).finish();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(back)
+        .finish();
     format!("{}?{query}", redirect.path())
 }
 
 async fn user_of(w: &World, sub: &str) -> String {
-    let item = w.h.store.get(Table::Users, &users::identity_key("acme", sub)).await.unwrap().unwrap();
+    let item =
+        w.h.store
+            .get(Table::Users, &users::identity_key("acme", sub))
+            .await
+            .unwrap()
+            .unwrap();
     item.body["user_id"].as_str().unwrap().to_owned()
 }
 
 async fn no_account(w: &World, sub: &str, email: &str) {
-    assert!(w.h.store.get(Table::Users, &users::identity_key("acme", sub)).await.unwrap().is_none(), "an identity was created");
-    assert!(w.h.store.get(Table::Users, &users::email_key(email)).await.unwrap().is_none(), "an account was created");
+    assert!(
+        w.h.store
+            .get(Table::Users, &users::identity_key("acme", sub))
+            .await
+            .unwrap()
+            .is_none(),
+        "an identity was created"
+    );
+    assert!(
+        w.h.store
+            .get(Table::Users, &users::email_key(email))
+            .await
+            .unwrap()
+            .is_none(),
+        "an account was created"
+    );
 }
 
 fn assert_retryable(reply: &Reply) {
-    assert!(reply.status.is_client_error() || reply.status.is_server_error(), "{}", reply.status);
+    assert!(
+        reply.status.is_client_error() || reply.status.is_server_error(),
+        "{}",
+        reply.status
+    );
     assert!(reply.header("content-type").unwrap().starts_with("text/html"));
-    assert!(reply.text().contains("href=\"/oauth/authorize?"), "a link restarts the request: {}", reply.text());
+    assert!(
+        reply.text().contains("href=\"/oauth/authorize?"),
+        "a link restarts the request: {}",
+        reply.text()
+    );
 }
 
 async fn sign_in_upstream(w: &World, browser: &mut Browser, answer: Answer) -> Reply {
@@ -92,7 +135,10 @@ async fn oidc_sign_in_resumes_the_authorization_through_consent_to_tokens() {
     let mut browser = w.h.browser();
     let consent = sign_in_upstream(&w, &mut browser, Answer::verified("u-1", "dana@acme.example")).await;
     assert_eq!(consent.status, StatusCode::OK, "{}", consent.text());
-    assert!(consent.text().contains("value=\"approve\""), "the consent screen comes next");
+    assert!(
+        consent.text().contains("value=\"approve\""),
+        "the consent screen comes next"
+    );
     assert!(consent.text().contains("dana@acme.example"));
     let done = browser.submit(&consent, "approve", &[]).await;
     let params = redirect_params(&done);
@@ -112,21 +158,45 @@ async fn the_same_upstream_identity_lands_on_the_same_user() {
     let reply = sign_in_upstream(&w, &mut second, Answer::verified("u-2", "erin@acme.example")).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(user_of(&w, "u-2").await, a);
-    assert!(reply.text().contains("erin@acme.example"), "the consent page shows the same user");
+    assert!(
+        reply.text().contains("erin@acme.example"),
+        "the consent page shows the same user"
+    );
 }
 
 #[tokio::test]
 async fn a_verified_email_links_to_the_existing_password_account() {
     let w = world().await;
     let mut local = w.h.browser();
-    w.h.sign_up_and_approve(&mut local, &w.client, "finn@acme.example", &[]).await;
-    let owner = w.h.store.get(Table::Users, &users::email_key("finn@acme.example")).await.unwrap().unwrap().body["user_id"].clone();
+    w.h.sign_up_and_approve(&mut local, &w.client, "finn@acme.example", &[])
+        .await;
+    let owner =
+        w.h.store
+            .get(Table::Users, &users::email_key("finn@acme.example"))
+            .await
+            .unwrap()
+            .unwrap()
+            .body["user_id"]
+            .clone();
     let mut browser = w.h.browser();
     let reply = sign_in_upstream(&w, &mut browser, Answer::verified("u-3", "Finn@Acme.example")).await;
-    assert!(reply.status == StatusCode::FOUND || reply.status == StatusCode::OK, "{}", reply.text());
-    let linked = w.h.store.get(Table::Users, &users::identity_key("acme", "u-3")).await.unwrap().unwrap();
+    assert!(
+        reply.status == StatusCode::FOUND || reply.status == StatusCode::OK,
+        "{}",
+        reply.text()
+    );
+    let linked =
+        w.h.store
+            .get(Table::Users, &users::identity_key("acme", "u-3"))
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!(linked.body["user_id"], owner);
-    assert_eq!(reply.status, StatusCode::FOUND, "consent given as that user is remembered");
+    assert_eq!(
+        reply.status,
+        StatusCode::FOUND,
+        "consent given as that user is remembered"
+    );
 }
 
 #[tokio::test]
@@ -136,7 +206,13 @@ async fn email_from_userinfo_is_used_when_the_id_token_has_none() {
     answer.email_only_in_userinfo = true;
     let reply = sign_in_upstream(&w, &mut w.h.browser(), answer).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    assert!(w.h.store.get(Table::Users, &users::email_key("gail@acme.example")).await.unwrap().is_some());
+    assert!(
+        w.h.store
+            .get(Table::Users, &users::email_key("gail@acme.example"))
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test]
@@ -144,7 +220,9 @@ async fn state_from_another_browser_is_refused_and_the_right_browser_can_still_f
     let w = world().await;
     let mut victim = w.h.browser();
     let provider_url = go_upstream(&w, &mut victim).await;
-    let code = w.idp.sign_in(&provider_url, Answer::verified("u-5", "hal@acme.example"));
+    let code = w
+        .idp
+        .sign_in(&provider_url, Answer::verified("u-5", "hal@acme.example"));
     let mut other = w.h.browser();
     let refused = other.get(&callback_path(&provider_url, Some(&code), None)).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
@@ -159,7 +237,9 @@ async fn a_replayed_callback_is_refused() {
     let w = world().await;
     let mut browser = w.h.browser();
     let provider_url = go_upstream(&w, &mut browser).await;
-    let code = w.idp.sign_in(&provider_url, Answer::verified("u-6", "ida@acme.example"));
+    let code = w
+        .idp
+        .sign_in(&provider_url, Answer::verified("u-6", "ida@acme.example"));
     let callback = callback_path(&provider_url, Some(&code), None);
     let binding = browser.cookies.get("__Host-upstream").cloned().unwrap();
     assert_eq!(browser.get(&callback).await.status, StatusCode::OK);
@@ -174,7 +254,9 @@ async fn upstream_access_denied_shows_a_page_and_creates_no_account() {
     let w = world().await;
     let mut browser = w.h.browser();
     let provider_url = go_upstream(&w, &mut browser).await;
-    let reply = browser.get(&callback_path(&provider_url, None, Some("access_denied"))).await;
+    let reply = browser
+        .get(&callback_path(&provider_url, None, Some("access_denied")))
+        .await;
     assert_retryable(&reply);
     assert!(reply.text().contains("did not allow"));
     no_account(&w, "u-7", "jo@acme.example").await;
@@ -228,7 +310,9 @@ async fn a_code_the_provider_rejects_is_refused() {
     let w = world().await;
     let mut browser = w.h.browser();
     let provider_url = go_upstream(&w, &mut browser).await;
-    let reply = browser.get(&callback_path(&provider_url, Some("forged-code"), None)).await;
+    let reply = browser
+        .get(&callback_path(&provider_url, Some("forged-code"), None))
+        .await;
     assert_retryable(&reply);
 }
 
@@ -238,12 +322,15 @@ async fn unreachable_provider_shows_a_page_and_leaves_the_request_retryable() {
     let issuer = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
     drop(closed);
     let (store, _, _dir) = embedded();
-    let h = Harness::with_config(store, &[
-        ("OIDC_PROVIDERS", "down"),
-        ("OIDC_DOWN_ISSUER", &issuer),
-        ("OIDC_DOWN_CLIENT_ID", "c"),
-        ("OIDC_DOWN_CLIENT_SECRET", "s"),
-    ]);
+    let h = Harness::with_config(
+        store,
+        &[
+            ("OIDC_PROVIDERS", "down"),
+            ("OIDC_DOWN_ISSUER", &issuer),
+            ("OIDC_DOWN_CLIENT_ID", "c"),
+            ("OIDC_DOWN_CLIENT_SECRET", "s"),
+        ],
+    );
     let client = h.public_client().await;
     let mut browser = h.browser();
     let login = browser.get(&Harness::authorize_url(&client, &[])).await;
@@ -255,10 +342,21 @@ async fn unreachable_provider_shows_a_page_and_leaves_the_request_retryable() {
     assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
     assert_retryable(&reply);
     let text = reply.text();
-    let retry = text.split("href=\"/oauth/authorize?").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
+    let retry = text
+        .split("href=\"/oauth/authorize?")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
     let retry = format!("/oauth/authorize?{retry}");
     let again = browser.get(&retry).await;
-    assert_eq!(again.status, StatusCode::OK, "the retry link restarts the authorization");
+    assert_eq!(
+        again.status,
+        StatusCode::OK,
+        "the retry link restarts the authorization"
+    );
 }
 
 #[tokio::test]

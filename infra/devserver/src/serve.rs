@@ -15,7 +15,9 @@ use mcp_oauth::urls::Urls;
 /// address printed, the address served and the issuer agree (a client compares them exactly).
 fn load() -> Result<(Config, u16), String> {
     let port = match std::env::var("PORT") {
-        Ok(p) => p.parse::<u16>().map_err(|_| format!("configuration: PORT must be a port number; got {p:?}"))?,
+        Ok(p) => p
+            .parse::<u16>()
+            .map_err(|_| format!("configuration: PORT must be a port number; got {p:?}"))?,
         Err(_) => 3000,
     };
     let config = Config::from_lookup(|k| {
@@ -41,10 +43,16 @@ pub async fn main(app: fn(AppState) -> Router) -> ExitCode {
 async fn run(app: fn(AppState) -> Router) -> Result<(), String> {
     let (config, port) = load()?;
     init_tracing(config.json_logs);
-    if let StoreConfig::Dynamo { prefix, endpoint: Some(endpoint) } = &config.store {
+    if let StoreConfig::Dynamo {
+        prefix,
+        endpoint: Some(endpoint),
+    } = &config.store
+    {
         // An emulator starts empty: create the template's tables in it.
         let dynamo = DynamoStore::connect(Some(endpoint), prefix, Clock::system()).await;
-        create_tables(dynamo.client(), prefix).await.map_err(|e| e.to_string())?;
+        create_tables(dynamo.client(), prefix)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     let store_desc = match &config.store {
         StoreConfig::Embedded { path } => format!("embedded store at {}", path.display()),
@@ -52,7 +60,9 @@ async fn run(app: fn(AppState) -> Router) -> Result<(), String> {
             format!("DynamoDB tables {prefix}* at {}", endpoint.as_deref().unwrap_or("AWS"))
         }
     };
-    let state = AppState::from_config(config, Clock::system()).await.map_err(|e| e.to_string())?;
+    let state = AppState::from_config(config, Clock::system())
+        .await
+        .map_err(|e| e.to_string())?;
     let urls = Urls::new(state.config.public_url.as_ref().ok_or("PUBLIC_URL is required")?);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
@@ -60,12 +70,18 @@ async fn run(app: fn(AppState) -> Router) -> Result<(), String> {
     println!("mcp-oauth dev server, {store_desc}");
     println!("  MCP server:               {}", urls.mcp());
     println!("  protected resource:       {}", urls.prm());
-    println!("  authorization server:     {}/.well-known/oauth-authorization-server", urls.issuer());
+    println!(
+        "  authorization server:     {}/.well-known/oauth-authorization-server",
+        urls.issuer()
+    );
     println!("  JWKS:                     {}", urls.jwks());
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| e.to_string())
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|e| e.to_string())
 }

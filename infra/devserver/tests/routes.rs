@@ -22,18 +22,13 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{
-    Route, is_fallback, path_matches, request, sample_path, send, state, template_routes,
-};
+use common::{Route, is_fallback, path_matches, request, sample_path, send, state, template_routes};
 use mcp_oauth::app::function;
 use mcp_oauth::urls;
 
 #[test]
 fn dev_server_and_template_host_the_same_functions() {
-    let dev: BTreeSet<String> = devserver::functions()
-        .iter()
-        .map(|(id, _)| id.to_string())
-        .collect();
+    let dev: BTreeSet<String> = devserver::functions().iter().map(|(id, _)| id.to_string()).collect();
     let template: BTreeSet<String> = template_routes().into_iter().map(|r| r.function).collect();
     assert_eq!(
         dev, template,
@@ -49,10 +44,7 @@ fn dev_server_and_template_host_the_same_functions() {
 #[tokio::test]
 async fn each_function_answers_exactly_its_own_template_routes() {
     let routes = template_routes();
-    assert!(
-        !routes.is_empty(),
-        "template.yaml declares no HttpApi route"
-    );
+    assert!(!routes.is_empty(), "template.yaml declares no HttpApi route");
     let mut wrong = Vec::new();
     for (id, routes_fn) in devserver::functions() {
         let (state, _dir) = state(common::config());
@@ -64,11 +56,7 @@ async fn each_function_answers_exactly_its_own_template_routes() {
             if answered != expected {
                 wrong.push(format!(
                     "{id} {} {} (template: {}; answered {})",
-                    if answered {
-                        "answers"
-                    } else {
-                        "does not answer"
-                    },
+                    if answered { "answers" } else { "does not answer" },
                     route.key(),
                     route.function,
                     reply.status
@@ -114,9 +102,9 @@ async fn dev_server_serves_no_known_endpoint_the_template_does_not_route() {
     ];
     let routes = template_routes();
     let routed = |method: &str, path: &str| {
-        routes.iter().any(|r: &Route| {
-            (r.method == method || r.method == "ANY") && path_matches(&r.path, path)
-        })
+        routes
+            .iter()
+            .any(|r: &Route| (r.method == method || r.method == "ANY") && path_matches(&r.path, path))
     };
     let (state, _dir) = state(common::config());
     let app = devserver::app(state);
@@ -146,11 +134,7 @@ fn sample_paths_match_their_template_paths() {
         ("/mcp", "/mcp", true),
         ("/mcp", "/mcp/x", false),
     ] {
-        assert_eq!(
-            path_matches(template, path),
-            matches,
-            "{template} vs {path}"
-        );
+        assert_eq!(path_matches(template, path), matches, "{template} vs {path}");
         assert!(path_matches(template, &sample_path(template)), "{template}");
     }
 }
@@ -161,9 +145,7 @@ async fn every_endpoint_the_metadata_advertises_is_served_and_routed() {
     let (state, _dir) = state(common::config());
     let app = devserver::app(state);
     let issuer = "http://localhost:3000";
-    let metadata = send(&app, request("GET", urls::AS_METADATA_PATH))
-        .await
-        .json();
+    let metadata = send(&app, request("GET", urls::AS_METADATA_PATH)).await.json();
     let routes = template_routes();
     let mut checked = 0;
     for (field, value) in metadata.as_object().expect("metadata object") {
@@ -187,9 +169,7 @@ async fn every_endpoint_the_metadata_advertises_is_served_and_routed() {
             "{field}: the dev server does not serve {method} {path}"
         );
         assert!(
-            routes
-                .iter()
-                .any(|r| r.method == method && path_matches(&r.path, path)),
+            routes.iter().any(|r| r.method == method && path_matches(&r.path, path)),
             "{field}: template.yaml does not route {method} {path}"
         );
         checked += 1;

@@ -27,7 +27,8 @@ pub const P_COST: u32 = 1;
 
 /// A well-formed hash with our parameters, of a password nobody knows. Logging in with an unknown
 /// email verifies against it, so the answer takes as long as for a registered email.
-pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$7zYRFmsh/9Zr/zYifA2xeQ$bhEjKRmdCmyD9JYcfLvIKuuKnGu685f/VNx5LSOpclY";
+pub const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$7zYRFmsh/9Zr/zYifA2xeQ$bhEjKRmdCmyD9JYcfLvIKuuKnGu685f/VNx5LSOpclY";
 
 /// Why a password was refused; the message is shown to the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -48,8 +49,7 @@ pub enum WeakPassword {
 pub struct PasswordError(String);
 
 fn hasher() -> Result<Argon2<'static>, PasswordError> {
-    let params =
-        Params::new(M_COST_KIB, T_COST, P_COST, None).map_err(|e| PasswordError(e.to_string()))?;
+    let params = Params::new(M_COST_KIB, T_COST, P_COST, None).map_err(|e| PasswordError(e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 

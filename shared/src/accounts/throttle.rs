@@ -35,10 +35,7 @@ impl LoginCounters {
     pub fn new(email: &str, ip: Option<IpAddr>, now: i64) -> Self {
         let window = now.div_euclid(WINDOW_SECS);
         // The address is hashed so the limits table holds no email addresses.
-        let account = format!(
-            "login:acct:{}:{window}",
-            crypto::sha256_b64(email.as_bytes())
-        );
+        let account = format!("login:acct:{}:{window}", crypto::sha256_b64(email.as_bytes()));
         let ip = ip.map(|ip| format!("login:ip:{}:{window}", source(ip)));
         LoginCounters {
             account,
@@ -65,10 +62,7 @@ impl LoginCounters {
                 .unwrap_or(0)
         };
         let over_account = count(&self.account) >= MAX_ACCOUNT_FAILURES;
-        let over_ip = self
-            .ip
-            .as_deref()
-            .is_some_and(|k| count(k) >= MAX_IP_FAILURES);
+        let over_ip = self.ip.as_deref().is_some_and(|k| count(k) >= MAX_IP_FAILURES);
         if over_account || over_ip {
             Err((self.window_end - now).max(1))
         } else {

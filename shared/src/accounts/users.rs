@@ -102,16 +102,12 @@ pub fn identity_key(provider: &str, subject: &str) -> String {
 /// characters. Deliverability is not checked.
 pub fn normalize_email(raw: &str) -> Result<String, InvalidEmail> {
     let email = raw.trim().to_lowercase();
-    if email.chars().count() > MAX_EMAIL_CHARS
-        || email.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
+    if email.chars().count() > MAX_EMAIL_CHARS || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(InvalidEmail);
     }
     let (local, domain) = email.split_once('@').ok_or(InvalidEmail)?;
-    let domain_ok = domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains("..");
+    let domain_ok =
+        domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains("..");
     if local.is_empty() || domain.contains('@') || !domain_ok {
         return Err(InvalidEmail);
     }
@@ -132,9 +128,7 @@ pub async fn sign_up(store: &Store, email: &str, password: &str) -> Result<User,
         email: email.clone(),
         created_at: store.clock().now(),
     };
-    store
-        .put(Table::Users, typed::item(user_key(&user.id), &user)?)
-        .await?;
+    store.put(Table::Users, typed::item(user_key(&user.id), &user)?).await?;
     let record = EmailRecord {
         user_id: user.id.clone(),
         password_hash: Some(password_hash),
@@ -154,12 +148,7 @@ pub async fn sign_up(store: &Store, email: &str, password: &str) -> Result<User,
 ///
 /// One store read fetches the throttle counters and the email record together; a success then
 /// reads the user record (two calls in all). A failure also bumps the counters.
-pub async fn log_in(
-    store: &Store,
-    email: &str,
-    password: &str,
-    ip: Option<IpAddr>,
-) -> Result<User, LoginError> {
+pub async fn log_in(store: &Store, email: &str, password: &str, ip: Option<IpAddr>) -> Result<User, LoginError> {
     // A malformed address cannot be registered, so refusing it says nothing about any account.
     let email = normalize_email(email).map_err(|_| LoginError::Invalid)?;
     let now = store.clock().now();
@@ -195,12 +184,9 @@ pub async fn log_in(
         counters.record_failure(store).await?;
         return Err(LoginError::Invalid);
     };
-    let user = get(store, &record.user_id).await?.ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "email record points at missing user {}",
-            record.user_id
-        ))
-    })?;
+    let user = get(store, &record.user_id)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("email record points at missing user {}", record.user_id)))?;
     tracing::info!(event = "login_succeeded", user_id = %user.id);
     Ok(user)
 }
@@ -228,39 +214,28 @@ pub async fn get(store: &Store, user_id: &str) -> StoreResult<Option<User>> {
 ///
 /// Like sign-up, the user record goes first and the identity record is created if absent; the
 /// loser of a race deletes its own user record and returns the winner's.
-pub async fn find_or_create_by_identity(
-    store: &Store,
-    identity_key: &str,
-    email: Option<&str>,
-) -> StoreResult<User> {
+pub async fn find_or_create_by_identity(store: &Store, identity_key: &str, email: Option<&str>) -> StoreResult<User> {
     if let Some(user) = by_identity(store, identity_key).await? {
         return Ok(user);
     }
-    let email = email
-        .and_then(|e| normalize_email(e).ok())
-        .unwrap_or_default();
+    let email = email.and_then(|e| normalize_email(e).ok()).unwrap_or_default();
     let user = User {
         id: crypto::random_id(),
         email,
         created_at: store.clock().now(),
     };
-    store
-        .put(Table::Users, typed::item(user_key(&user.id), &user)?)
-        .await?;
+    store.put(Table::Users, typed::item(user_key(&user.id), &user)?).await?;
     let record = IdentityRecord {
         user_id: user.id.clone(),
     };
-    if store
-        .create(Table::Users, typed::item(identity_key, &record)?)
-        .await?
-    {
+    if store.create(Table::Users, typed::item(identity_key, &record)?).await? {
         tracing::info!(event = "user_signed_up", user_id = %user.id, via = "identity");
         return Ok(user);
     }
     store.delete(Table::Users, &user_key(&user.id)).await?;
-    by_identity(store, identity_key).await?.ok_or_else(|| {
-        StoreError::Corrupt(format!("identity {identity_key} vanished during creation"))
-    })
+    by_identity(store, identity_key)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("identity {identity_key} vanished during creation")))
 }
 
 async fn by_identity(store: &Store, identity_key: &str) -> StoreResult<Option<User>> {
@@ -287,10 +262,20 @@ pub async fn find_or_link_verified(store: &Store, identity_key: &str, verified_e
     let owner = match store.get(Table::Users, &email_key(&email)).await? {
         Some(item) => typed::body::<EmailRecord>(&item)?.user_id,
         None => {
-            let user = User { id: crypto::random_id(), email: email.clone(), created_at: store.clock().now() };
+            let user = User {
+                id: crypto::random_id(),
+                email: email.clone(),
+                created_at: store.clock().now(),
+            };
             store.put(Table::Users, typed::item(user_key(&user.id), &user)?).await?;
-            let record = EmailRecord { user_id: user.id.clone(), password_hash: None };
-            if store.create(Table::Users, typed::item(email_key(&email), &record)?).await? {
+            let record = EmailRecord {
+                user_id: user.id.clone(),
+                password_hash: None,
+            };
+            if store
+                .create(Table::Users, typed::item(email_key(&email), &record)?)
+                .await?
+            {
                 tracing::info!(event = "user_signed_up", user_id = %user.id, via = "upstream");
                 user.id
             } else {

@@ -33,7 +33,9 @@ pub fn covers(item: Option<&Item>, req: &AuthorizeRequest) -> StoreResult<bool> 
 
 /// The remembered consent for this user and request, if any. One store call.
 pub async fn find(store: &Store, user_id: &str, req: &AuthorizeRequest) -> StoreResult<Option<Item>> {
-    store.get(Table::Consents, &key(user_id, &req.client_id, &req.resource)).await
+    store
+        .get(Table::Consents, &key(user_id, &req.client_id, &req.resource))
+        .await
 }
 
 /// Remembers that the user approved the request's scopes (adding to what was approved before).

@@ -44,7 +44,11 @@ pub(super) struct Ctx {
 
 impl Ctx {
     pub(super) fn redirect_status(&self) -> StatusCode {
-        if self.from_post { StatusCode::SEE_OTHER } else { StatusCode::FOUND }
+        if self.from_post {
+            StatusCode::SEE_OTHER
+        } else {
+            StatusCode::FOUND
+        }
     }
 
     pub(super) fn finish(&self, mut res: Response) -> Response {
@@ -66,7 +70,9 @@ impl Ctx {
             return v;
         }
         let v = random_token();
-        self.set_cookies.push(format!("{LOGIN_CSRF_COOKIE}={v}; Path=/; Secure; HttpOnly; SameSite=Lax"));
+        self.set_cookies.push(format!(
+            "{LOGIN_CSRF_COOKIE}={v}; Path=/; Secure; HttpOnly; SameSite=Lax"
+        ));
         v
     }
 }
@@ -94,7 +100,11 @@ pub(super) fn failure_page(e: ApiError) -> Response {
 }
 
 /// Reads the client and the session in one store call.
-pub(super) async fn lookup(state: &AppState, params: &Params, headers: &HeaderMap) -> Result<(Option<Client>, Option<SignedIn>), ApiError> {
+pub(super) async fn lookup(
+    state: &AppState,
+    params: &Params,
+    headers: &HeaderMap,
+) -> Result<(Option<Client>, Option<SignedIn>), ApiError> {
     let cookie_value = sessions::cookie_value(headers);
     let mut keys = Vec::new();
     if let Some(id) = params.get("client_id") {
@@ -128,26 +138,47 @@ pub(super) fn understand(ctx: &Ctx, client: Option<&Client>) -> Result<(Client, 
     let redirect_uri = request::identify(&ctx.params, client).map_err(|PageError { title, message }| {
         Box::new(ctx.finish(error_page(StatusCode::BAD_REQUEST, title, &message)))
     })?;
-    let client = client.cloned().ok_or_else(|| Box::new(error_page(StatusCode::BAD_REQUEST, "Unknown application", "")))?;
+    let client = client
+        .cloned()
+        .ok_or_else(|| Box::new(error_page(StatusCode::BAD_REQUEST, "Unknown application", "")))?;
     match request::validate(&ctx.params, &client, redirect_uri.clone(), &ctx.urls) {
         Ok(req) => Ok((client, req)),
         Err(RedirectError { error, description }) => {
             let state = ctx.params.get("state");
-            Err(Box::new(ctx.finish(reply::error(&redirect_uri, error, &description, state, ctx.urls.issuer(), ctx.redirect_status()))))
+            Err(Box::new(ctx.finish(reply::error(
+                &redirect_uri,
+                error,
+                &description,
+                state,
+                ctx.urls.issuer(),
+                ctx.redirect_status(),
+            ))))
         }
     }
 }
 
 fn refuse(ctx: &Ctx, req: &AuthorizeRequest, error: &str, description: &str) -> Response {
-    ctx.finish(reply::error(&req.redirect_uri, error, description, req.state.as_deref(), ctx.urls.issuer(), ctx.redirect_status()))
+    ctx.finish(reply::error(
+        &req.redirect_uri,
+        error,
+        description,
+        req.state.as_deref(),
+        ctx.urls.issuer(),
+        ctx.redirect_status(),
+    ))
 }
 
 fn login_page(ctx: &mut Ctx, client: &Client, email: &str, error: Option<&str>, status: StatusCode) -> Response {
     let csrf = ctx.login_csrf();
     let hidden = ctx.hidden();
     let hidden: Vec<(&str, &str)> = hidden.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let providers: Vec<(&str, &str)> =
-        ctx.state.config.providers.iter().map(|p| (p.id.as_str(), p.name.as_str())).collect();
+    let providers: Vec<(&str, &str)> = ctx
+        .state
+        .config
+        .providers
+        .iter()
+        .map(|p| (p.id.as_str(), p.name.as_str()))
+        .collect();
     let page = pages::login(&pages::LoginPage {
         action: urls::AUTHORIZE_PATH,
         hidden: &hidden,
@@ -177,7 +208,12 @@ fn signup_page(ctx: &mut Ctx, client: &Client, email: &str, error: Option<&str>,
     ctx.finish(pages::html(status, page))
 }
 
-async fn consent_page(ctx: &Ctx, client: &Client, req: &AuthorizeRequest, signed_in: &SignedIn) -> Result<Response, ApiError> {
+async fn consent_page(
+    ctx: &Ctx,
+    client: &Client,
+    req: &AuthorizeRequest,
+    signed_in: &SignedIn,
+) -> Result<Response, ApiError> {
     let session = &signed_in.session;
     let secret = sessions::csrf_secret(&signed_in.cookie);
     let user = users::get(&ctx.state.store, &session.user_id).await?;
@@ -213,8 +249,20 @@ async fn grant(ctx: &Ctx, req: &AuthorizeRequest, session: &sessions::Session) -
         resource: req.resource.clone(),
         auth_time: session.auth_time,
     };
-    let code = codes::issue(&ctx.state.store, &record, &req.code_challenge, ctx.state.config.lifetimes.auth_code).await?;
-    Ok(ctx.finish(reply::success(&req.redirect_uri, &code, req.state.as_deref(), ctx.urls.issuer(), ctx.redirect_status())))
+    let code = codes::issue(
+        &ctx.state.store,
+        &record,
+        &req.code_challenge,
+        ctx.state.config.lifetimes.auth_code,
+    )
+    .await?;
+    Ok(ctx.finish(reply::success(
+        &req.redirect_uri,
+        &code,
+        req.state.as_deref(),
+        ctx.urls.issuer(),
+        ctx.redirect_status(),
+    )))
 }
 
 /// A session and the cookie that names it (CSRF secrets derive from the cookie).
@@ -224,7 +272,12 @@ pub(super) struct SignedIn {
 }
 
 /// With a signed-in user: skip consent if remembered, else ask (or refuse, under prompt=none).
-async fn after_sign_in(ctx: &Ctx, client: &Client, req: &AuthorizeRequest, signed_in: &SignedIn) -> Result<Response, ApiError> {
+async fn after_sign_in(
+    ctx: &Ctx,
+    client: &Client,
+    req: &AuthorizeRequest,
+    signed_in: &SignedIn,
+) -> Result<Response, ApiError> {
     let session = &signed_in.session;
     if !req.prompt.consent {
         let remembered = consent::find(&ctx.state.store, &session.user_id, req).await?;
@@ -232,18 +285,41 @@ async fn after_sign_in(ctx: &Ctx, client: &Client, req: &AuthorizeRequest, signe
             return grant(ctx, req, session).await;
         }
         if req.prompt.none {
-            return Ok(refuse(ctx, req, "consent_required", "the user has not approved this application"));
+            return Ok(refuse(
+                ctx,
+                req,
+                "consent_required",
+                "the user has not approved this application",
+            ));
         }
     }
     consent_page(ctx, client, req, signed_in).await
 }
 
-async fn authorize_get(State(state): State<AppState>, urls: Urls, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+async fn authorize_get(
+    State(state): State<AppState>,
+    urls: Urls,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let params = match Params::parse(query.unwrap_or_default().as_bytes()) {
         Ok(p) => p,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, "This sign-in link is not valid", &e.description),
+        Err(e) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in link is not valid",
+                &e.description,
+            );
+        }
     };
-    let mut ctx = Ctx { state, urls, params, headers, set_cookies: Vec::new(), from_post: false };
+    let mut ctx = Ctx {
+        state,
+        urls,
+        params,
+        headers,
+        set_cookies: Vec::new(),
+        from_post: false,
+    };
     let (client, session) = match lookup(&ctx.state, &ctx.params, &ctx.headers).await {
         Ok(found) => found,
         Err(e) => return failure_page(e),
@@ -254,7 +330,9 @@ async fn authorize_get(State(state): State<AppState>, urls: Urls, headers: Heade
     };
     // prompt=login asks for a fresh sign-in even when a session exists.
     match session.filter(|_| !req.prompt.login) {
-        Some(signed_in) => after_sign_in(&ctx, &client, &req, &signed_in).await.unwrap_or_else(failure_page),
+        Some(signed_in) => after_sign_in(&ctx, &client, &req, &signed_in)
+            .await
+            .unwrap_or_else(failure_page),
         None if req.prompt.none => refuse(&ctx, &req, "login_required", "the user is not signed in"),
         None => login_page(&mut ctx, &client, "", None, StatusCode::OK),
     }
@@ -270,15 +348,27 @@ fn login_csrf_valid(ctx: &Ctx) -> bool {
 async fn read_form(req: Request) -> Result<(HeaderMap, Params), Response> {
     let headers = req.headers().clone();
     if !form::content_type_is(&headers, "application/x-www-form-urlencoded") {
-        return Err(error_page(StatusCode::UNSUPPORTED_MEDIA_TYPE, "This form could not be read", "Expected a form submission."));
+        return Err(error_page(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "This form could not be read",
+            "Expected a form submission.",
+        ));
     }
-    let body = form::read_body(req).await.map_err(|e| error_page(e.status, "This form could not be read", &e.description))?;
-    let params = Params::parse(&body).map_err(|e| error_page(StatusCode::BAD_REQUEST, "This form could not be read", &e.description))?;
+    let body = form::read_body(req)
+        .await
+        .map_err(|e| error_page(e.status, "This form could not be read", &e.description))?;
+    let params = Params::parse(&body)
+        .map_err(|e| error_page(StatusCode::BAD_REQUEST, "This form could not be read", &e.description))?;
     Ok((headers, params))
 }
 
 /// Starts a session for a user who just signed in or up, then carries on with the request.
-pub(super) async fn signed_in(ctx: &mut Ctx, client: &Client, req: &AuthorizeRequest, user_id: &str) -> Result<Response, ApiError> {
+pub(super) async fn signed_in(
+    ctx: &mut Ctx,
+    client: &Client,
+    req: &AuthorizeRequest,
+    user_id: &str,
+) -> Result<Response, ApiError> {
     let ttl = ctx.state.config.lifetimes.session;
     let (cookie, session) = sessions::create(&ctx.state.store, user_id, ttl).await?;
     ctx.set_cookies.push(sessions::set_cookie(&cookie, ttl));
@@ -290,7 +380,14 @@ async fn authorize_post(State(state): State<AppState>, urls: Urls, ClientIp(ip):
         Ok(ok) => ok,
         Err(res) => return res,
     };
-    let mut ctx = Ctx { state, urls, params, headers, set_cookies: Vec::new(), from_post: true };
+    let mut ctx = Ctx {
+        state,
+        urls,
+        params,
+        headers,
+        set_cookies: Vec::new(),
+        from_post: true,
+    };
     let (client, session) = match lookup(&ctx.state, &ctx.params, &ctx.headers).await {
         Ok(found) => found,
         Err(e) => return failure_page(e),
@@ -302,7 +399,13 @@ async fn authorize_post(State(state): State<AppState>, urls: Urls, ClientIp(ip):
     let email = ctx.params.get("email").unwrap_or_default().to_owned();
     if let Some(provider) = ctx.params.get("provider").map(str::to_owned) {
         if !login_csrf_valid(&ctx) {
-            return login_page(&mut ctx, &client, "", Some("This form expired. Please try again."), StatusCode::FORBIDDEN);
+            return login_page(
+                &mut ctx,
+                &client,
+                "",
+                Some("This form expired. Please try again."),
+                StatusCode::FORBIDDEN,
+            );
         }
         return super::upstream::start(&mut ctx, &provider).await;
     }
@@ -323,12 +426,20 @@ async fn authorize_post(State(state): State<AppState>, urls: Urls, ClientIp(ip):
             if action == "login" {
                 match users::log_in(&ctx.state.store, &email, &password, ip).await {
                     Ok(user) => signed_in(&mut ctx, &client, &req, &user.id).await,
-                    Err(users::LoginError::Invalid) => {
-                        Ok(login_page(&mut ctx, &client, &email, Some("Wrong email or password."), StatusCode::UNAUTHORIZED))
-                    }
-                    Err(e @ users::LoginError::Throttled { .. }) => {
-                        Ok(login_page(&mut ctx, &client, &email, Some(&e.to_string()), StatusCode::TOO_MANY_REQUESTS))
-                    }
+                    Err(users::LoginError::Invalid) => Ok(login_page(
+                        &mut ctx,
+                        &client,
+                        &email,
+                        Some("Wrong email or password."),
+                        StatusCode::UNAUTHORIZED,
+                    )),
+                    Err(e @ users::LoginError::Throttled { .. }) => Ok(login_page(
+                        &mut ctx,
+                        &client,
+                        &email,
+                        Some(&e.to_string()),
+                        StatusCode::TOO_MANY_REQUESTS,
+                    )),
                     Err(users::LoginError::Store(e)) => Err(e.into()),
                 }
             } else {
@@ -336,12 +447,24 @@ async fn authorize_post(State(state): State<AppState>, urls: Urls, ClientIp(ip):
                     Ok(user) => signed_in(&mut ctx, &client, &req, &user.id).await,
                     Err(users::SignupError::Store(e)) => Err(e.into()),
                     Err(e @ users::SignupError::Hashing(_)) => Err(ApiError::unavailable(e.to_string())),
-                    Err(e) => Ok(signup_page(&mut ctx, &client, &email, Some(&e.to_string()), StatusCode::BAD_REQUEST)),
+                    Err(e) => Ok(signup_page(
+                        &mut ctx,
+                        &client,
+                        &email,
+                        Some(&e.to_string()),
+                        StatusCode::BAD_REQUEST,
+                    )),
                 }
             }
         }
         "approve" | "deny" => match session {
-            None => Ok(login_page(&mut ctx, &client, "", Some("Please sign in to continue."), StatusCode::UNAUTHORIZED)),
+            None => Ok(login_page(
+                &mut ctx,
+                &client,
+                "",
+                Some("Please sign in to continue."),
+                StatusCode::UNAUTHORIZED,
+            )),
             Some(SignedIn { cookie, session }) => {
                 // The token is bound to this session and to this exact request.
                 if !consent::csrf_valid(&sessions::csrf_secret(&cookie), &req, ctx.params.get("csrf")) {
@@ -362,7 +485,11 @@ async fn authorize_post(State(state): State<AppState>, urls: Urls, ClientIp(ip):
                 }
             }
         },
-        _ => Ok(error_page(StatusCode::BAD_REQUEST, "This form could not be read", "Unknown action.")),
+        _ => Ok(error_page(
+            StatusCode::BAD_REQUEST,
+            "This form could not be read",
+            "Unknown action.",
+        )),
     };
     result.unwrap_or_else(failure_page)
 }
@@ -377,7 +504,11 @@ async fn logout(State(state): State<AppState>, req: Request) -> Response {
         // Only a form this session rendered may end it: another site must not sign users out.
         let expected = consent::logout_token(&sessions::csrf_secret(&cookie_value));
         if !params.get("logout_csrf").is_some_and(|p| ct_eq(p, &expected)) {
-            return error_page(StatusCode::FORBIDDEN, "This form expired", "Sign-out could not be verified.");
+            return error_page(
+                StatusCode::FORBIDDEN,
+                "This form expired",
+                "Sign-out could not be verified.",
+            );
         }
         if let Err(e) = sessions::delete(&state.store, &cookie_value).await {
             return failure_page(e.into());

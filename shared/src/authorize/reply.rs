@@ -19,8 +19,10 @@ pub fn redirect(to: &str, status: StatusCode) -> Response {
     if let Ok(v) = HeaderValue::from_str(to) {
         res.headers_mut().insert(header::LOCATION, v);
     }
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     res
 }
 
@@ -56,13 +58,20 @@ mod tests {
     #[test]
     fn parameters_are_appended_to_an_existing_query() {
         assert_eq!(
-            location("https://app.example/cb?x=1", &[("code", "a b"), ("iss", "https://as.example")]).unwrap(),
+            location(
+                "https://app.example/cb?x=1",
+                &[("code", "a b"), ("iss", "https://as.example")]
+            )
+            .unwrap(),
             "https://app.example/cb?x=1&code=a+b&iss=https%3A%2F%2Fas.example"
         );
     }
 
     #[test]
     fn private_use_schemes_keep_their_form() {
-        assert_eq!(location("com.example.app:/cb", &[("code", "c")]).unwrap(), "com.example.app:/cb?code=c");
+        assert_eq!(
+            location("com.example.app:/cb", &[("code", "c")]).unwrap(),
+            "com.example.app:/cb?code=c"
+        );
     }
 }

@@ -39,7 +39,10 @@ pub struct RedirectError {
 }
 
 fn redirect_err(error: &'static str, description: impl Into<String>) -> RedirectError {
-    RedirectError { error, description: description.into() }
+    RedirectError {
+        error,
+        description: description.into(),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -65,7 +68,10 @@ pub struct AuthorizeRequest {
 /// port). Without `redirect_uri`, a client with exactly one registered URI gets that one.
 pub fn identify(p: &Params, client: Option<&Client>) -> Result<String, PageError> {
     let Some(client_id) = p.get("client_id") else {
-        return Err(PageError { title: "This sign-in link is incomplete", message: "The request has no client_id.".into() });
+        return Err(PageError {
+            title: "This sign-in link is incomplete",
+            message: "The request has no client_id.".into(),
+        });
     };
     let Some(client) = client.filter(|c| c.client_id == client_id) else {
         return Err(PageError {
@@ -99,37 +105,67 @@ fn parse_prompt(raw: Option<&str>) -> Result<Prompt, RedirectError> {
             "consent" => prompt.consent = true,
             // Accounts are chosen by signing in; there is nothing else to select.
             "select_account" => {}
-            other => return Err(redirect_err("invalid_request", format!("unsupported prompt value {other:?}"))),
+            other => {
+                return Err(redirect_err(
+                    "invalid_request",
+                    format!("unsupported prompt value {other:?}"),
+                ));
+            }
         }
     }
     if prompt.none && (prompt.login || prompt.consent) {
-        return Err(redirect_err("invalid_request", "prompt=none cannot be combined with other values"));
+        return Err(redirect_err(
+            "invalid_request",
+            "prompt=none cannot be combined with other values",
+        ));
     }
     Ok(prompt)
 }
 
 /// Validates everything after the client and `redirect_uri`.
-pub fn validate(p: &Params, client: &Client, redirect_uri: String, urls: &Urls) -> Result<AuthorizeRequest, RedirectError> {
+pub fn validate(
+    p: &Params,
+    client: &Client,
+    redirect_uri: String,
+    urls: &Urls,
+) -> Result<AuthorizeRequest, RedirectError> {
     match p.get("response_type") {
         Some("code") => {}
         Some(other) => {
-            return Err(redirect_err("unsupported_response_type", format!("response_type {other:?} is not supported; use code")));
+            return Err(redirect_err(
+                "unsupported_response_type",
+                format!("response_type {other:?} is not supported; use code"),
+            ));
         }
         None => return Err(redirect_err("invalid_request", "response_type is required")),
     }
     // PKCE is required, and only S256: plain would expose the verifier in the request itself.
     let Some(code_challenge) = p.get("code_challenge") else {
-        return Err(redirect_err("invalid_request", "code_challenge is required (PKCE with S256)"));
+        return Err(redirect_err(
+            "invalid_request",
+            "code_challenge is required (PKCE with S256)",
+        ));
     };
     match p.get("code_challenge_method") {
         Some("S256") => {}
         Some(other) => {
-            return Err(redirect_err("invalid_request", format!("code_challenge_method {other:?} is not supported; use S256")));
+            return Err(redirect_err(
+                "invalid_request",
+                format!("code_challenge_method {other:?} is not supported; use S256"),
+            ));
         }
-        None => return Err(redirect_err("invalid_request", "code_challenge_method is required and must be S256")),
+        None => {
+            return Err(redirect_err(
+                "invalid_request",
+                "code_challenge_method is required and must be S256",
+            ));
+        }
     }
     if !pkce::valid_challenge(code_challenge) {
-        return Err(redirect_err("invalid_request", "code_challenge must be a base64url SHA-256 digest (43 characters)"));
+        return Err(redirect_err(
+            "invalid_request",
+            "code_challenge must be a base64url SHA-256 digest (43 characters)",
+        ));
     }
     let scope = scopes::parse(p.get("scope")).map_err(|e| redirect_err("invalid_scope", e))?;
     // A client's registered `scope` is not a ceiling: MCP clients register before they know
@@ -148,5 +184,8 @@ pub fn validate(p: &Params, client: &Client, redirect_uri: String, urls: &Urls) 
 
 /// The request's parameters as hidden form fields, exactly as received.
 pub fn hidden(p: &Params) -> Vec<(&'static str, String)> {
-    CARRIED.iter().filter_map(|name| p.get(name).map(|v| (*name, v.to_owned()))).collect()
+    CARRIED
+        .iter()
+        .filter_map(|name| p.get(name).map(|v| (*name, v.to_owned())))
+        .collect()
 }

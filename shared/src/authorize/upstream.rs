@@ -53,7 +53,9 @@ fn http() -> &'static reqwest::Client {
 
 /// `/oauth/authorize?<the request>`: where "Try again" leads.
 fn retry_link(params: &[(String, String)]) -> String {
-    let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
     format!("{}?{query}", urls::AUTHORIZE_PATH)
 }
 
@@ -82,31 +84,69 @@ impl Resolved {
     fn endpoints(&self) -> Endpoints<'_> {
         match self {
             Resolved::GitHub => github::endpoints(),
-            Resolved::Oidc(d) => Endpoints { authorization: &d.authorization_endpoint, token: &d.token_endpoint },
+            Resolved::Oidc(d) => Endpoints {
+                authorization: &d.authorization_endpoint,
+                token: &d.token_endpoint,
+            },
         }
     }
 }
 
 /// Sends the browser to the provider (from the sign-in page's provider button).
 pub(super) async fn start(ctx: &mut Ctx, provider_id: &str) -> Response {
-    let params: Vec<(String, String)> = request::hidden(&ctx.params).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let params: Vec<(String, String)> = request::hidden(&ctx.params)
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
     let Some(provider) = ctx.state.config.providers.iter().find(|p| p.id == provider_id).cloned() else {
-        return retry_page(StatusCode::BAD_REQUEST, "Unknown sign-in provider", "That way of signing in is not offered here.", &params);
+        return retry_page(
+            StatusCode::BAD_REQUEST,
+            "Unknown sign-in provider",
+            "That way of signing in is not offered here.",
+            &params,
+        );
     };
     let resolved = match Resolved::of(&provider).await {
         Ok(r) => r,
-        Err(e) => return retry_page(StatusCode::BAD_GATEWAY, "Sign-in is unavailable", &e.to_string(), &params),
+        Err(e) => {
+            return retry_page(
+                StatusCode::BAD_GATEWAY,
+                "Sign-in is unavailable",
+                &e.to_string(),
+                &params,
+            );
+        }
     };
     let state = random_token();
     let binding = random_token();
     let secrets = AttemptSecrets::from_cookie(&binding);
     let with_nonce = matches!(resolved, Resolved::Oidc(_));
-    let url = match identity::authorize_url(&provider, &resolved.endpoints(), &callback_url(&ctx.urls, &provider), &state, &secrets, with_nonce) {
+    let url = match identity::authorize_url(
+        &provider,
+        &resolved.endpoints(),
+        &callback_url(&ctx.urls, &provider),
+        &state,
+        &secrets,
+        with_nonce,
+    ) {
         Ok(u) => u,
-        Err(e) => return retry_page(StatusCode::BAD_GATEWAY, "Sign-in is unavailable", &e.to_string(), &params),
+        Err(e) => {
+            return retry_page(
+                StatusCode::BAD_GATEWAY,
+                "Sign-in is unavailable",
+                &e.to_string(),
+                &params,
+            );
+        }
     };
     let store = &ctx.state.store;
-    let mut item = match typed::item(pending_key(&state), &Pending { provider: provider.id.clone(), params }) {
+    let mut item = match typed::item(
+        pending_key(&state),
+        &Pending {
+            provider: provider.id.clone(),
+            params,
+        },
+    ) {
         Ok(i) => i,
         Err(e) => return failure_page(e.into()),
     };
@@ -116,12 +156,20 @@ pub(super) async fn start(ctx: &mut Ctx, provider_id: &str) -> Response {
         return failure_page(e.into());
     }
     tracing::info!(event = "upstream_sign_in_started", provider = %provider.id);
-    ctx.set_cookies.push(format!("{BINDING_COOKIE}={binding}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={PENDING_TTL}"));
+    ctx.set_cookies.push(format!(
+        "{BINDING_COOKIE}={binding}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={PENDING_TTL}"
+    ));
     ctx.finish(super::reply::redirect(url.as_str(), StatusCode::SEE_OTHER))
 }
 
 /// Asks the provider who the user is.
-async fn identify(p: &ProviderConfig, resolved: &Resolved, callback: &str, code: &str, binding: &str) -> Result<identity::Identity, UpstreamError> {
+async fn identify(
+    p: &ProviderConfig,
+    resolved: &Resolved,
+    callback: &str,
+    code: &str,
+    binding: &str,
+) -> Result<identity::Identity, UpstreamError> {
     let secrets = AttemptSecrets::from_cookie(binding);
     let tokens = identity::exchange(http(), p, &resolved.endpoints(), callback, code, &secrets).await?;
     use oauth2::TokenResponse;
@@ -150,14 +198,28 @@ pub async fn callback(
 ) -> Response {
     let answer = match Params::parse(query.unwrap_or_default().as_bytes()) {
         Ok(p) => p,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, "This sign-in answer is not valid", &e.description),
+        Err(e) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in answer is not valid",
+                &e.description,
+            );
+        }
     };
     let Some(upstream_state) = answer.get("state") else {
-        return error_page(StatusCode::BAD_REQUEST, "This sign-in answer is not valid", "It carries no state.");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in answer is not valid",
+            "It carries no state.",
+        );
     };
     let binding = cookie(&headers, BINDING_COOKIE).unwrap_or_default();
     let guard = sha256_b64(binding.as_bytes());
-    let pending: Pending = match state.store.consume(Table::Sessions, &pending_key(upstream_state), Some(&guard)).await {
+    let pending: Pending = match state
+        .store
+        .consume(Table::Sessions, &pending_key(upstream_state), Some(&guard))
+        .await
+    {
         Ok(Consumed::Taken(item)) => match typed::body(&item) {
             Ok(p) => p,
             Err(e) => return failure_page(e.into()),
@@ -181,8 +243,18 @@ pub async fn callback(
     };
     let params = pending.params;
     let retry = |status, title: &str, message: &str| retry_page(status, title, message, &params);
-    let Some(provider) = state.config.providers.iter().find(|p| p.id == provider_id && p.id == pending.provider).cloned() else {
-        return retry(StatusCode::BAD_REQUEST, "This sign-in answer is not valid", "It came back from another provider.");
+    let Some(provider) = state
+        .config
+        .providers
+        .iter()
+        .find(|p| p.id == provider_id && p.id == pending.provider)
+        .cloned()
+    else {
+        return retry(
+            StatusCode::BAD_REQUEST,
+            "This sign-in answer is not valid",
+            "It came back from another provider.",
+        );
     };
     if let Some(error) = answer.get("error") {
         tracing::info!(event = "upstream_sign_in_refused", provider = %provider.id, error);
@@ -194,7 +266,11 @@ pub async fn callback(
         return retry(StatusCode::BAD_REQUEST, "Sign-in was not completed", &message);
     }
     let Some(code) = answer.get("code") else {
-        return retry(StatusCode::BAD_REQUEST, "This sign-in answer is not valid", "It carries no code.");
+        return retry(
+            StatusCode::BAD_REQUEST,
+            "This sign-in answer is not valid",
+            "It carries no code.",
+        );
     };
     let resolved = match Resolved::of(&provider).await {
         Ok(r) => r,
@@ -204,7 +280,11 @@ pub async fn callback(
         Ok(i) => i,
         Err(e) => {
             tracing::warn!(event = "upstream_sign_in_failed", provider = %provider.id, error = %e);
-            let status = if matches!(e, UpstreamError::Unreachable(_)) { StatusCode::BAD_GATEWAY } else { StatusCode::BAD_REQUEST };
+            let status = if matches!(e, UpstreamError::Unreachable(_)) {
+                StatusCode::BAD_GATEWAY
+            } else {
+                StatusCode::BAD_REQUEST
+            };
             return retry(status, "Sign-in was not completed", &e.to_string());
         }
     };
@@ -226,15 +306,32 @@ pub async fn callback(
 }
 
 /// Carries on with the MCP authorization request as if the user had just signed in on our page.
-async fn resume(state: AppState, urls: Urls, headers: HeaderMap, params: Vec<(String, String)>, user_id: &str) -> Response {
-    let encoded = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
+async fn resume(
+    state: AppState,
+    urls: Urls,
+    headers: HeaderMap,
+    params: Vec<(String, String)>,
+    user_id: &str,
+) -> Response {
+    let encoded = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&params)
+        .finish();
     let params = match Params::parse(encoded.as_bytes()) {
         Ok(p) => p,
         Err(e) => return failure_page(e),
     };
-    let mut ctx = Ctx { state, urls, params, headers, set_cookies: Vec::new(), from_post: false };
+    let mut ctx = Ctx {
+        state,
+        urls,
+        params,
+        headers,
+        set_cookies: Vec::new(),
+        from_post: false,
+    };
     // The binding cookie has done its work.
-    ctx.set_cookies.push(format!("{BINDING_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"));
+    ctx.set_cookies.push(format!(
+        "{BINDING_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"
+    ));
     let client = match lookup(&ctx.state, &ctx.params, &HeaderMap::new()).await {
         Ok((client, _)) => client,
         Err(e) => return failure_page(e),
@@ -243,5 +340,7 @@ async fn resume(state: AppState, urls: Urls, headers: HeaderMap, params: Vec<(St
         Ok(ok) => ok,
         Err(res) => return *res,
     };
-    signed_in(&mut ctx, &client, &req, user_id).await.unwrap_or_else(|e: ApiError| failure_page(e))
+    signed_in(&mut ctx, &client, &req, user_id)
+        .await
+        .unwrap_or_else(|e: ApiError| failure_page(e))
 }

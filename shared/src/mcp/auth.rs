@@ -89,7 +89,8 @@ impl IntoResponse for Denied {
         if let Ok(v) = HeaderValue::from_str(&www) {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
-        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         res
     }
 }
@@ -101,19 +102,30 @@ fn bearer<'a>(headers: &'a HeaderMap, query: Option<&str>) -> Result<&'a str, Ch
         return Err(Challenge::WrongPlace);
     }
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
-    let Some(value) = values.next() else { return Err(Challenge::Missing) };
+    let Some(value) = values.next() else {
+        return Err(Challenge::Missing);
+    };
     if values.next().is_some() {
         return Err(Challenge::Invalid("more than one Authorization header".into()));
     }
-    let value = value.to_str().map_err(|_| Challenge::Invalid("malformed Authorization header".into()))?;
+    let value = value
+        .to_str()
+        .map_err(|_| Challenge::Invalid("malformed Authorization header".into()))?;
     match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => Ok(token.trim()),
-        _ => Err(Challenge::Invalid("the Authorization header must be: Bearer <token>".into())),
+        _ => Err(Challenge::Invalid(
+            "the Authorization header must be: Bearer <token>".into(),
+        )),
     }
 }
 
 /// Validates the request's access token for this resource and returns who it speaks for.
-pub async fn authenticate(keys: &KeyRing, urls: &Urls, headers: &HeaderMap, query: Option<&str>) -> Result<Principal, Challenge> {
+pub async fn authenticate(
+    keys: &KeyRing,
+    urls: &Urls,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Principal, Challenge> {
     let token = bearer(headers, query)?;
     let invalid = |why: &str| Challenge::Invalid(why.to_owned());
     let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("the access token is not a JWT"))?;
@@ -164,7 +176,12 @@ pub async fn authenticate(keys: &KeyRing, urls: &Urls, headers: &HeaderMap, quer
     Ok(Principal {
         user_id: claims.sub,
         client_id: claims.client_id,
-        scopes: claims.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        scopes: claims
+            .scope
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
     })
 }
 
@@ -174,7 +191,12 @@ pub fn require(principal: &Principal, needed: &[&str]) -> Result<(), Challenge> 
     if needed.iter().all(|s| principal.has(s)) {
         return Ok(());
     }
-    let mut all: Vec<String> = principal.scopes.iter().filter(|s| scopes::resource_scopes().contains(&s.as_str())).cloned().collect();
+    let mut all: Vec<String> = principal
+        .scopes
+        .iter()
+        .filter(|s| scopes::resource_scopes().contains(&s.as_str()))
+        .cloned()
+        .collect();
     for s in needed {
         if !all.iter().any(|a| a == s) {
             all.push((*s).to_owned());

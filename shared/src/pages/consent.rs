@@ -73,10 +73,7 @@ pub fn consent(p: &ConsentPage) -> Markup {
             "Only allow this if you started this sign-in from " (p.client_name) "."
         }
     };
-    page(
-        &format!("Allow {} to access your account?", p.client_name),
-        body,
-    )
+    page(&format!("Allow {} to access your account?", p.client_name), body)
 }
 
 /// How the consent page names a redirect URI's destination: the host (and port) of an http(s)

@@ -121,10 +121,7 @@ button:focus-visible, .link:focus-visible { outline: 3px solid var(--accent); ou
 pub fn style_hash() -> &'static str {
     static HASH: LazyLock<String> = LazyLock::new(|| {
         // CSP hash sources are standard base64 with padding, not base64url.
-        format!(
-            "'sha256-{}'",
-            STANDARD.encode(Sha256::digest(CSS.as_bytes()))
-        )
+        format!("'sha256-{}'", STANDARD.encode(Sha256::digest(CSS.as_bytes())))
     });
     &HASH
 }

@@ -33,16 +33,10 @@ pub fn html(status: StatusCode, page: maud::Markup) -> Response {
         // Older browsers that ignore CSP frame-ancestors: no framing, so no clickjacking of consent.
         (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
         // The authorize URL carries state and PKCE challenges; never hand it to another site.
-        (
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ),
+        (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
         // Pages hold CSRF tokens and a pending request; no cache may keep them.
         (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        (
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
         (
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/html; charset=utf-8"),

@@ -41,7 +41,9 @@ fn scalar(v: &Value) -> Option<&str> {
 }
 
 fn str_field<'a>(v: &'a Value, field: &str) -> StoreResult<&'a str> {
-    v.get(field).and_then(scalar).ok_or_else(|| bad(format!("missing {field}")))
+    v.get(field)
+        .and_then(scalar)
+        .ok_or_else(|| bad(format!("missing {field}")))
 }
 
 fn hash_key(schema: &Value) -> StoreResult<String> {
@@ -58,7 +60,10 @@ fn hash_key(schema: &Value) -> StoreResult<String> {
 /// Every `AWS::DynamoDB::Table` in the template, mapped to its [`Table`].
 pub fn table_defs(template: &str) -> StoreResult<Vec<TableDef>> {
     let doc: Value = serde_norway::from_str(template).map_err(|e| bad(e.to_string()))?;
-    let resources = doc.get("Resources").and_then(Value::as_mapping).ok_or_else(|| bad("no Resources"))?;
+    let resources = doc
+        .get("Resources")
+        .and_then(Value::as_mapping)
+        .ok_or_else(|| bad("no Resources"))?;
     let mut defs = Vec::new();
     for (_, res) in resources {
         if res.get("Type").and_then(scalar) != Some("AWS::DynamoDB::Table") {
@@ -75,7 +80,12 @@ pub fn table_defs(template: &str) -> StoreResult<Vec<TableDef>> {
             .and_then(Value::as_sequence)
             .ok_or_else(|| bad("missing AttributeDefinitions"))?
             .iter()
-            .map(|a| Ok((str_field(a, "AttributeName")?.to_owned(), str_field(a, "AttributeType")?.to_owned())))
+            .map(|a| {
+                Ok((
+                    str_field(a, "AttributeName")?.to_owned(),
+                    str_field(a, "AttributeType")?.to_owned(),
+                ))
+            })
             .collect::<StoreResult<Vec<_>>>()?;
         let hash = hash_key(props.get("KeySchema").ok_or_else(|| bad("missing KeySchema"))?)?;
         let indexes = props
@@ -97,7 +107,13 @@ pub fn table_defs(template: &str) -> StoreResult<Vec<TableDef>> {
             .filter(|t| t.get("Enabled").and_then(Value::as_bool) == Some(true))
             .map(|t| str_field(t, "AttributeName").map(str::to_owned))
             .transpose()?;
-        defs.push(TableDef { table, attributes, hash_key: hash, indexes, ttl_attribute });
+        defs.push(TableDef {
+            table,
+            attributes,
+            hash_key: hash,
+            indexes,
+            ttl_attribute,
+        });
     }
     Ok(defs)
 }
@@ -114,7 +130,13 @@ pub async fn create_tables(client: &Client, prefix: &str) -> StoreResult<()> {
             .create_table()
             .table_name(&name)
             .billing_mode(BillingMode::PayPerRequest)
-            .key_schema(KeySchemaElement::builder().attribute_name(&def.hash_key).key_type(KeyType::Hash).build().map_err(sdk)?);
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(&def.hash_key)
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .map_err(sdk)?,
+            );
         for (attr_name, kind) in &def.attributes {
             req = req.attribute_definitions(
                 AttributeDefinition::builder()
@@ -128,8 +150,18 @@ pub async fn create_tables(client: &Client, prefix: &str) -> StoreResult<()> {
             req = req.global_secondary_indexes(
                 GlobalSecondaryIndex::builder()
                     .index_name(index)
-                    .key_schema(KeySchemaElement::builder().attribute_name(key).key_type(KeyType::Hash).build().map_err(sdk)?)
-                    .projection(Projection::builder().projection_type(ProjectionType::from(projection.as_str())).build())
+                    .key_schema(
+                        KeySchemaElement::builder()
+                            .attribute_name(key)
+                            .key_type(KeyType::Hash)
+                            .build()
+                            .map_err(sdk)?,
+                    )
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::from(projection.as_str()))
+                            .build(),
+                    )
                     .build()
                     .map_err(sdk)?,
             );
@@ -144,7 +176,11 @@ pub async fn create_tables(client: &Client, prefix: &str) -> StoreResult<()> {
                 .update_time_to_live()
                 .table_name(&name)
                 .time_to_live_specification(
-                    TimeToLiveSpecification::builder().attribute_name(ttl).enabled(true).build().map_err(sdk)?,
+                    TimeToLiveSpecification::builder()
+                        .attribute_name(ttl)
+                        .enabled(true)
+                        .build()
+                        .map_err(sdk)?,
                 )
                 .send()
                 .await

@@ -18,8 +18,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, DeleteRequest, KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    WriteRequest,
+    AttributeValue, DeleteRequest, KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure, WriteRequest,
 };
 use serde_json::Value;
 
@@ -43,7 +42,11 @@ pub struct DynamoStore {
 
 impl DynamoStore {
     pub fn new(client: Client, prefix: impl Into<String>, clock: Clock) -> Self {
-        DynamoStore { client, prefix: prefix.into(), clock }
+        DynamoStore {
+            client,
+            prefix: prefix.into(),
+            clock,
+        }
     }
 
     /// Builds an SDK client with the one TLS stack this workspace compiles (rustls on ring).
@@ -108,7 +111,11 @@ fn to_attrs(item: &Item) -> StoreResult<Attrs> {
     if let Some(t) = item.expires_at {
         m.insert(attr::EXPIRES_AT.into(), AttributeValue::N(t.to_string()));
     }
-    for (name, value) in [(attr::OWNER, &item.owner), (attr::GRANT, &item.grant_id), (attr::GUARD, &item.guard)] {
+    for (name, value) in [
+        (attr::OWNER, &item.owner),
+        (attr::GRANT, &item.grant_id),
+        (attr::GUARD, &item.guard),
+    ] {
         if let Some(v) = value {
             m.insert(name.into(), AttributeValue::S(v.clone()));
         }
@@ -175,7 +182,12 @@ impl Backend for DynamoStore {
             .await;
         match out {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(unavailable(e)),
         }
     }
@@ -271,7 +283,9 @@ impl Backend for DynamoStore {
                 None => Ok(Consumed::Absent),
             },
             Err(e) => {
-                let Some(service) = e.as_service_error() else { return Err(unavailable(e)) };
+                let Some(service) = e.as_service_error() else {
+                    return Err(unavailable(e));
+                };
                 if !service.is_conditional_check_failed_exception() {
                     return Err(unavailable(e));
                 }
@@ -282,7 +296,11 @@ impl Backend for DynamoStore {
                     }
                     _ => None,
                 };
-                Ok(if old.is_some() { Consumed::GuardMismatch } else { Consumed::Absent })
+                Ok(if old.is_some() {
+                    Consumed::GuardMismatch
+                } else {
+                    Consumed::Absent
+                })
             }
         }
     }
@@ -304,7 +322,12 @@ impl Backend for DynamoStore {
             .await;
         match out {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(unavailable(e)),
         }
     }
@@ -425,7 +448,9 @@ impl Backend for DynamoStore {
                         .ok_or_else(|| StoreError::Corrupt("counter without count".into()))?;
                     return Ok(count);
                 }
-                Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
                 Err(e) => return Err(unavailable(e)),
             }
             let mut fresh = key_of(key);
@@ -444,10 +469,14 @@ impl Backend for DynamoStore {
                 .await;
             match replaced {
                 Ok(_) => return Ok(1),
-                Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
                 Err(e) => return Err(unavailable(e)),
             }
         }
-        Err(StoreError::Unavailable(format!("counter {table} kept changing under contention")))
+        Err(StoreError::Unavailable(format!(
+            "counter {table} kept changing under contention"
+        )))
     }
 }

@@ -83,7 +83,10 @@ impl EmbeddedStore {
             txn.open_table(def(table)).map_err(fault)?;
         }
         txn.commit().map_err(fault)?;
-        Ok(EmbeddedStore { db: Arc::new(db), clock })
+        Ok(EmbeddedStore {
+            db: Arc::new(db),
+            clock,
+        })
     }
 
     /// Runs `f` inside one write transaction on the blocking pool and commits if it returns Ok.
@@ -196,15 +199,13 @@ impl Backend for EmbeddedStore {
     }
 
     async fn compare_and_swap(&self, table: Table, mut item: Item, expected: u64) -> StoreResult<bool> {
-        self.write(table, move |t, now| {
-            match live(t, &item.key, now)? {
-                Some(current) if current.version == expected => {
-                    item.version = expected + 1;
-                    t.insert(item.key.as_str(), encode(&item)?.as_slice()).map_err(fault)?;
-                    Ok(true)
-                }
-                _ => Ok(false),
+        self.write(table, move |t, now| match live(t, &item.key, now)? {
+            Some(current) if current.version == expected => {
+                item.version = expected + 1;
+                t.insert(item.key.as_str(), encode(&item)?.as_slice()).map_err(fault)?;
+                Ok(true)
             }
+            _ => Ok(false),
         })
         .await
     }

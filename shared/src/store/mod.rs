@@ -156,14 +156,25 @@ macro_rules! counted {
 
 impl Store {
     pub fn new(backend: impl Backend) -> Self {
-        Store { backend: Arc::new(backend), calls: Arc::default(), recorder: None }
+        Store {
+            backend: Arc::new(backend),
+            calls: Arc::default(),
+            recorder: None,
+        }
     }
 
     /// Another handle on the same backend that counts its own calls and records which
     /// (table, operation) pairs it is used for: tests hold each function to its IAM policy.
     pub fn recording(&self) -> (Store, Recorder) {
         let recorder = Recorder::default();
-        (Store { backend: self.backend.clone(), calls: Arc::default(), recorder: Some(recorder.clone()) }, recorder)
+        (
+            Store {
+                backend: self.backend.clone(),
+                calls: Arc::default(),
+                recorder: Some(recorder.clone()),
+            },
+            recorder,
+        )
     }
 
     /// Store calls made through this handle (and its clones) so far.
@@ -198,18 +209,33 @@ impl Store {
         counted!(self, table, Op::Consume, self.backend.consume(table, key, guard))
     }
     pub async fn compare_and_swap(&self, table: Table, item: Item, expected: u64) -> StoreResult<bool> {
-        counted!(self, table, Op::CompareAndSwap, self.backend.compare_and_swap(table, item, expected))
+        counted!(
+            self,
+            table,
+            Op::CompareAndSwap,
+            self.backend.compare_and_swap(table, item, expected)
+        )
     }
     pub async fn delete(&self, table: Table, key: &str) -> StoreResult<()> {
         counted!(self, table, Op::Delete, self.backend.delete(table, key))
     }
     pub async fn delete_by_grant(&self, table: Table, grant_id: &str) -> StoreResult<usize> {
-        counted!(self, table, Op::DeleteByGrant, self.backend.delete_by_grant(table, grant_id))
+        counted!(
+            self,
+            table,
+            Op::DeleteByGrant,
+            self.backend.delete_by_grant(table, grant_id)
+        )
     }
     pub async fn query_by_owner(&self, table: Table, owner: &str) -> StoreResult<Vec<Item>> {
         counted!(self, table, Op::QueryByOwner, self.backend.query_by_owner(table, owner))
     }
     pub async fn increment(&self, table: Table, key: &str, expires_at: i64) -> StoreResult<u64> {
-        counted!(self, table, Op::Increment, self.backend.increment(table, key, expires_at))
+        counted!(
+            self,
+            table,
+            Op::Increment,
+            self.backend.increment(table, key, expires_at)
+        )
     }
 }

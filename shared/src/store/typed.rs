@@ -13,6 +13,5 @@ pub fn item<T: Serialize>(key: impl Into<String>, value: &T) -> StoreResult<Item
 
 /// Reads an item's body as `T`.
 pub fn body<T: DeserializeOwned>(item: &Item) -> StoreResult<T> {
-    serde_json::from_value(item.body.clone())
-        .map_err(|e| StoreError::Corrupt(format!("item {}: {e}", item.key)))
+    serde_json::from_value(item.body.clone()).map_err(|e| StoreError::Corrupt(format!("item {}: {e}", item.key)))
 }

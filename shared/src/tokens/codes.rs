@@ -65,7 +65,13 @@ pub async fn redeem(
     code_challenge: &str,
 ) -> StoreResult<Redeemed> {
     let key = sha256_b64(code.as_bytes());
-    let outcome = store.consume(Table::Codes, &key, Some(&guard(client_id, redirect_uri, code_challenge))).await?;
+    let outcome = store
+        .consume(
+            Table::Codes,
+            &key,
+            Some(&guard(client_id, redirect_uri, code_challenge)),
+        )
+        .await?;
     Ok(match outcome {
         Consumed::Taken(item) => Redeemed::Valid(typed::body(&item)?),
         Consumed::Absent => Redeemed::Unknown,

@@ -59,7 +59,11 @@ fn grant_id_of(token: &str) -> Option<&str> {
 }
 
 fn successor(salt: &str, token: &str) -> String {
-    format!("{}.{}", grant_id_of(token).unwrap_or_default(), hmac_b64(salt.as_bytes(), token.as_bytes()))
+    format!(
+        "{}.{}",
+        grant_id_of(token).unwrap_or_default(),
+        hmac_b64(salt.as_bytes(), token.as_bytes())
+    )
 }
 
 /// When the grant item should expire: the sooner of the grant's end and the current token's.
@@ -85,7 +89,12 @@ pub struct NewGrant {
 
 /// Creates grant `id` and returns it with its first refresh token. One store call. Returns `None`
 /// if a grant with that id exists already (its code was redeemed before).
-pub async fn create(store: &Store, id: &str, new: NewGrant, lifetimes: &Lifetimes) -> StoreResult<Option<(Grant, String)>> {
+pub async fn create(
+    store: &Store,
+    id: &str,
+    new: NewGrant,
+    lifetimes: &Lifetimes,
+) -> StoreResult<Option<(Grant, String)>> {
     let now = store.clock().now();
     let token = format!("{id}.{}", random_token());
     let grant = Grant {
@@ -112,7 +121,10 @@ pub async fn create(store: &Store, id: &str, new: NewGrant, lifetimes: &Lifetime
 /// Revokes a grant: its refresh tokens stop working at once. Returns whether it existed. Deletes
 /// by primary key, which is strongly consistent, not through the eventually consistent grant index.
 pub async fn revoke(store: &Store, id: &str, reason: &'static str) -> StoreResult<bool> {
-    let existed = matches!(store.consume(Table::Grants, id, None).await?, crate::store::Consumed::Taken(_));
+    let existed = matches!(
+        store.consume(Table::Grants, id, None).await?,
+        crate::store::Consumed::Taken(_)
+    );
     if existed {
         tracing::warn!(event = "grant_revoked", grant_id = %short(id), reason);
     }
@@ -128,7 +140,9 @@ pub fn short(id: &str) -> &str {
 /// revocation: knowing a grant id alone (any past holder does) must not be enough.
 pub async fn find_by_token(store: &Store, token: &str) -> StoreResult<Option<(String, Grant)>> {
     let Some(id) = grant_id_of(token) else { return Ok(None) };
-    let Some(item) = store.get(Table::Grants, id).await? else { return Ok(None) };
+    let Some(item) = store.get(Table::Grants, id).await? else {
+        return Ok(None);
+    };
     let grant: Grant = typed::body(&item)?;
     let presented = sha256_b64(token.as_bytes());
     let known = ct_eq(&presented, &grant.refresh.current)
@@ -139,11 +153,15 @@ pub async fn find_by_token(store: &Store, token: &str) -> StoreResult<Option<(St
 /// Exchanges a refresh token for its successor (DESIGN decision 4). Two store calls when it
 /// rotates, one within grace; a lost race costs one more read.
 pub async fn refresh(store: &Store, token: &str, client_id: &str, lifetimes: &Lifetimes) -> StoreResult<Refreshed> {
-    let Some(id) = grant_id_of(token) else { return Ok(Refreshed::Invalid) };
+    let Some(id) = grant_id_of(token) else {
+        return Ok(Refreshed::Invalid);
+    };
     let presented = sha256_b64(token.as_bytes());
     // A lost compare-and-swap means another request rotated first; read again and judge anew.
     for _ in 0..3 {
-        let Some(item) = store.get(Table::Grants, id).await? else { return Ok(Refreshed::Invalid) };
+        let Some(item) = store.get(Table::Grants, id).await? else {
+            return Ok(Refreshed::Invalid);
+        };
         let grant: Grant = typed::body(&item)?;
         // Another client's token: refuse, but do not let a stranger revoke the owner's grant.
         if !ct_eq(&grant.client_id, client_id) {
@@ -165,8 +183,14 @@ pub async fn refresh(store: &Store, token: &str, client_id: &str, lifetimes: &Li
                 rotated_at: now,
                 salt,
             };
-            if store.compare_and_swap(Table::Grants, to_item(id, &rotated, lifetimes)?, item.version).await? {
-                return Ok(Refreshed::Rotated { grant: Box::new(rotated), refresh_token: next });
+            if store
+                .compare_and_swap(Table::Grants, to_item(id, &rotated, lifetimes)?, item.version)
+                .await?
+            {
+                return Ok(Refreshed::Rotated {
+                    grant: Box::new(rotated),
+                    refresh_token: next,
+                });
             }
             continue;
         }
@@ -177,7 +201,10 @@ pub async fn refresh(store: &Store, token: &str, client_id: &str, lifetimes: &Li
             let unused = ct_eq(&sha256_b64(next.as_bytes()), &chain.current);
             // Grace: a retry gets the successor it was already given, while that is still unused.
             if unused && now - chain.rotated_at <= lifetimes.refresh_grace && now < grant.expires_at {
-                return Ok(Refreshed::Rotated { grant: Box::new(grant), refresh_token: next });
+                return Ok(Refreshed::Rotated {
+                    grant: Box::new(grant),
+                    refresh_token: next,
+                });
             }
         }
         // An older token of this grant: only a holder of the chain knows the grant id, so this is
@@ -186,5 +213,7 @@ pub async fn refresh(store: &Store, token: &str, client_id: &str, lifetimes: &Li
         revoke(store, id, "refresh_token_reuse").await?;
         return Ok(Refreshed::Reused);
     }
-    Err(crate::store::StoreError::Unavailable("refresh kept losing its compare-and-swap".into()))
+    Err(crate::store::StoreError::Unavailable(
+        "refresh kept losing its compare-and-swap".into(),
+    ))
 }

@@ -6,7 +6,8 @@ use sha2::{Digest, Sha256};
 use crate::crypto::b64;
 
 fn unreserved(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
 /// A `code_verifier` is 43 to 128 unreserved characters (RFC 7636 §4.1).

@@ -61,7 +61,11 @@ pub fn valid_issuer(s: &str) -> Option<Url> {
 }
 
 fn err(var: &'static str, expected: &'static str, got: &str) -> ConfigError {
-    ConfigError { var, expected, got: got.to_owned() }
+    ConfigError {
+        var,
+        expected,
+        got: got.to_owned(),
+    }
 }
 
 /// Leaks a variable name built at run time, so errors can name it like the fixed ones. Only
@@ -84,7 +88,12 @@ fn pair(
 }
 
 fn scopes(raw: Option<String>, default: &str) -> Vec<String> {
-    raw.as_deref().unwrap_or(default).split([' ', ',']).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    raw.as_deref()
+        .unwrap_or(default)
+        .split([' ', ','])
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Every configured provider, in button order: GitHub, Google, then `OIDC_PROVIDERS` in order.
@@ -105,26 +114,48 @@ pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<Provider
         out.push(ProviderConfig {
             id: "google".into(),
             name: "Google".into(),
-            kind: ProviderKind::Oidc { issuer: Url::parse("https://accounts.google.com").expect("constant URL") },
+            kind: ProviderKind::Oidc {
+                issuer: Url::parse("https://accounts.google.com").expect("constant URL"),
+            },
             client_id,
             client_secret,
             scopes: scopes(None, "openid email profile"),
         });
     }
-    for id in get("OIDC_PROVIDERS").unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let valid_id = id.len() <= 32 && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    for id in get("OIDC_PROVIDERS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let valid_id = id.len() <= 32
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !valid_id || out.iter().any(|p| p.id == id) {
-            return Err(err("OIDC_PROVIDERS", "distinct ids of lowercase letters, digits and '-', e.g. okta,corp", id));
+            return Err(err(
+                "OIDC_PROVIDERS",
+                "distinct ids of lowercase letters, digits and '-', e.g. okta,corp",
+                id,
+            ));
         }
         let issuer_var = var_name(id, "ISSUER");
         let raw_issuer = get(issuer_var).ok_or_else(|| err(issuer_var, "the provider's issuer URL", ""))?;
         let issuer = valid_issuer(&raw_issuer)
             .ok_or_else(|| err(issuer_var, "an https issuer URL (http only on loopback)", &raw_issuer))?;
         let (client_id, client_secret) = pair(get, var_name(id, "CLIENT_ID"), var_name(id, "CLIENT_SECRET"))?
-            .ok_or_else(|| err(var_name(id, "CLIENT_ID"), "the client id registered at the provider", ""))?;
+            .ok_or_else(|| {
+                err(
+                    var_name(id, "CLIENT_ID"),
+                    "the client id registered at the provider",
+                    "",
+                )
+            })?;
         let name = get(var_name(id, "NAME")).unwrap_or_else(|| {
             let mut c = id.chars();
-            c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect())
+                .unwrap_or_default()
         });
         out.push(ProviderConfig {
             id: id.to_owned(),
@@ -160,15 +191,23 @@ mod tests {
             ("GOOGLE_CLIENT_SECRET", "t"),
         ])
         .unwrap();
-        assert_eq!(p.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["github", "google"]);
+        assert_eq!(
+            p.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+            ["github", "google"]
+        );
         assert_eq!(p[0].scopes, ["read:user", "user:email"]);
-        assert!(matches!(&p[1].kind, ProviderKind::Oidc { issuer } if issuer.as_str() == "https://accounts.google.com/"));
+        assert!(
+            matches!(&p[1].kind, ProviderKind::Oidc { issuer } if issuer.as_str() == "https://accounts.google.com/")
+        );
         assert!(p[1].scopes.contains(&"openid".to_owned()));
     }
 
     #[test]
     fn a_half_configured_provider_names_the_missing_variable() {
-        assert_eq!(with(&[("GITHUB_CLIENT_ID", "gh")]).unwrap_err().var, "GITHUB_CLIENT_SECRET");
+        assert_eq!(
+            with(&[("GITHUB_CLIENT_ID", "gh")]).unwrap_err().var,
+            "GITHUB_CLIENT_SECRET"
+        );
         assert_eq!(with(&[("OIDC_PROVIDERS", "okta")]).unwrap_err().var, "OIDC_OKTA_ISSUER");
         let e = with(&[("OIDC_PROVIDERS", "okta"), ("OIDC_OKTA_ISSUER", "https://x.okta.com")]).unwrap_err();
         assert_eq!(e.var, "OIDC_OKTA_CLIENT_ID");
@@ -185,15 +224,22 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(p[0].name, "Corp SSO");
-        assert!(matches!(&p[0].kind, ProviderKind::Oidc { issuer } if issuer.as_str() == "https://login.corp.example/realms/main"));
+        assert!(
+            matches!(&p[0].kind, ProviderKind::Oidc { issuer } if issuer.as_str() == "https://login.corp.example/realms/main")
+        );
     }
 
     #[test]
     fn plain_http_issuers_are_refused_except_on_loopback() {
         assert_eq!(
-            with(&[("OIDC_PROVIDERS", "x"), ("OIDC_X_ISSUER", "http://idp.example"), ("OIDC_X_CLIENT_ID", "c"), ("OIDC_X_CLIENT_SECRET", "s")])
-                .unwrap_err()
-                .var,
+            with(&[
+                ("OIDC_PROVIDERS", "x"),
+                ("OIDC_X_ISSUER", "http://idp.example"),
+                ("OIDC_X_CLIENT_ID", "c"),
+                ("OIDC_X_CLIENT_SECRET", "s")
+            ])
+            .unwrap_err()
+            .var,
             "OIDC_X_ISSUER"
         );
         assert!(valid_issuer("http://127.0.0.1:9000").is_some());

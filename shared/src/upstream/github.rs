@@ -3,15 +3,18 @@
 
 use serde::Deserialize;
 
-use super::identity::{Endpoints, Identity, UpstreamError};
 use super::ProviderConfig;
+use super::identity::{Endpoints, Identity, UpstreamError};
 
 pub const AUTHORIZE_URL: &str = "https://github.com/login/oauth/authorize";
 pub const TOKEN_URL: &str = "https://github.com/login/oauth/access_token";
 pub const API_URL: &str = "https://api.github.com";
 
 pub fn endpoints() -> Endpoints<'static> {
-    Endpoints { authorization: AUTHORIZE_URL, token: TOKEN_URL }
+    Endpoints {
+        authorization: AUTHORIZE_URL,
+        token: TOKEN_URL,
+    }
 }
 
 #[derive(Deserialize)]
@@ -26,7 +29,12 @@ struct GitHubEmail {
     verified: bool,
 }
 
-async fn get<T: serde::de::DeserializeOwned>(http: &reqwest::Client, p: &ProviderConfig, path: &str, token: &str) -> Result<T, UpstreamError> {
+async fn get<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    p: &ProviderConfig,
+    path: &str,
+    token: &str,
+) -> Result<T, UpstreamError> {
     let res = http
         .get(format!("{API_URL}{path}"))
         .bearer_auth(token)
@@ -38,7 +46,9 @@ async fn get<T: serde::de::DeserializeOwned>(http: &reqwest::Client, p: &Provide
     if !res.status().is_success() {
         return Err(UpstreamError::Refused(p.name.clone()));
     }
-    res.json().await.map_err(|e| UpstreamError::Unverifiable(p.name.clone(), e.to_string()))
+    res.json()
+        .await
+        .map_err(|e| UpstreamError::Unverifiable(p.name.clone(), e.to_string()))
 }
 
 /// The GitHub user behind an access token, with their primary email if GitHub verified it.
@@ -73,7 +83,15 @@ mod tests {
     #[test]
     fn github_authorize_url_carries_client_redirect_scopes_state_and_pkce() {
         let secrets = AttemptSecrets::from_cookie("cookie");
-        let url = authorize_url(&github(), &endpoints(), "https://mcp.example.com/oauth/callback/github", "st", &secrets, false).unwrap();
+        let url = authorize_url(
+            &github(),
+            &endpoints(),
+            "https://mcp.example.com/oauth/callback/github",
+            "st",
+            &secrets,
+            false,
+        )
+        .unwrap();
         assert!(url.as_str().starts_with(AUTHORIZE_URL));
         let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
         assert_eq!(q["client_id"], "Iv1.abc");
@@ -84,6 +102,9 @@ mod tests {
         assert_eq!(q["code_challenge_method"], "S256");
         assert_eq!(q["code_challenge"], crate::tokens::pkce::challenge(&secrets.verifier));
         assert!(!q.contains_key("nonce"), "GitHub is not OpenID Connect");
-        assert!(!url.as_str().contains("client_secret"), "the secret never goes to the browser");
+        assert!(
+            !url.as_str().contains("client_secret"),
+            "the secret never goes to the browser"
+        );
     }
 }

@@ -11,8 +11,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::identity::{Identity, UpstreamError};
 use super::ProviderConfig;
+use super::identity::{Identity, UpstreamError};
 use crate::crypto::ct_eq;
 
 /// How long a discovery document or key set is reused before it is fetched again.
@@ -33,7 +33,9 @@ static KEYS: LazyLock<Mutex<HashMap<String, (Instant, JwkSet)>>> = LazyLock::new
 
 fn cached<T: Clone>(cache: &Mutex<HashMap<String, (Instant, T)>>, key: &str) -> Option<T> {
     let map = cache.lock().ok()?;
-    map.get(key).filter(|(at, _)| at.elapsed() < CACHE_FOR).map(|(_, v)| v.clone())
+    map.get(key)
+        .filter(|(at, _)| at.elapsed() < CACHE_FOR)
+        .map(|(_, v)| v.clone())
 }
 
 fn remember<T>(cache: &Mutex<HashMap<String, (Instant, T)>>, key: &str, value: T) {
@@ -42,12 +44,22 @@ fn remember<T>(cache: &Mutex<HashMap<String, (Instant, T)>>, key: &str, value: T
     }
 }
 
-async fn fetch_json<T: serde::de::DeserializeOwned>(http: &reqwest::Client, url: &str, name: &str) -> Result<T, UpstreamError> {
-    let res = http.get(url).send().await.map_err(|_| UpstreamError::Unreachable(name.to_owned()))?;
+async fn fetch_json<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+    name: &str,
+) -> Result<T, UpstreamError> {
+    let res = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|_| UpstreamError::Unreachable(name.to_owned()))?;
     if !res.status().is_success() {
         return Err(UpstreamError::Unreachable(name.to_owned()));
     }
-    res.json().await.map_err(|e| UpstreamError::Unverifiable(name.to_owned(), format!("unreadable document: {e}")))
+    res.json()
+        .await
+        .map_err(|e| UpstreamError::Unverifiable(name.to_owned(), format!("unreadable document: {e}")))
 }
 
 fn trim(s: &str) -> &str {
@@ -56,20 +68,32 @@ fn trim(s: &str) -> &str {
 
 /// The provider's discovery document; its `issuer` must be the configured issuer exactly
 /// (OpenID Connect Discovery §4.3), or an impostor document could name another issuer's keys.
-pub async fn discover(http: &reqwest::Client, p: &ProviderConfig, issuer: &url::Url) -> Result<Discovery, UpstreamError> {
+pub async fn discover(
+    http: &reqwest::Client,
+    p: &ProviderConfig,
+    issuer: &url::Url,
+) -> Result<Discovery, UpstreamError> {
     let issuer = trim(issuer.as_str());
     if let Some(d) = cached(&DISCOVERY, issuer) {
         return Ok(d);
     }
     let doc: Discovery = fetch_json(http, &format!("{issuer}/.well-known/openid-configuration"), &p.name).await?;
     if trim(&doc.issuer) != issuer {
-        return Err(UpstreamError::Unverifiable(p.name.clone(), "the discovery document names another issuer".into()));
+        return Err(UpstreamError::Unverifiable(
+            p.name.clone(),
+            "the discovery document names another issuer".into(),
+        ));
     }
     remember(&DISCOVERY, issuer, doc.clone());
     Ok(doc)
 }
 
-async fn key_for(http: &reqwest::Client, p: &ProviderConfig, jwks_uri: &str, kid: Option<&str>) -> Result<DecodingKey, UpstreamError> {
+async fn key_for(
+    http: &reqwest::Client,
+    p: &ProviderConfig,
+    jwks_uri: &str,
+    kid: Option<&str>,
+) -> Result<DecodingKey, UpstreamError> {
     let pick = |set: &JwkSet| match kid {
         Some(kid) => set.find(kid).cloned(),
         None if set.keys.len() == 1 => set.keys.first().cloned(),
@@ -153,7 +177,11 @@ pub async fn validate_id_token(
     if !claims.nonce.as_deref().is_some_and(|n| ct_eq(n, nonce)) {
         return Err(bad("the ID token does not answer this sign-in (nonce)"));
     }
-    Ok(Identity { subject: claims.sub, email: claims.email, email_verified: verified(claims.email_verified.as_ref()) })
+    Ok(Identity {
+        subject: claims.sub,
+        email: claims.email,
+        email_verified: verified(claims.email_verified.as_ref()),
+    })
 }
 
 /// Fills in the email from the userinfo endpoint when the ID token carried none.
@@ -167,7 +195,9 @@ pub async fn with_userinfo(
     if identity.email.is_some() {
         return Ok(identity);
     }
-    let Some(endpoint) = &discovery.userinfo_endpoint else { return Ok(identity) };
+    let Some(endpoint) = &discovery.userinfo_endpoint else {
+        return Ok(identity);
+    };
     let res = http
         .get(endpoint)
         .bearer_auth(access_token)
@@ -177,10 +207,16 @@ pub async fn with_userinfo(
     if !res.status().is_success() {
         return Err(UpstreamError::Refused(p.name.clone()));
     }
-    let info: Value = res.json().await.map_err(|_| UpstreamError::Unverifiable(p.name.clone(), "unreadable userinfo".into()))?;
+    let info: Value = res
+        .json()
+        .await
+        .map_err(|_| UpstreamError::Unverifiable(p.name.clone(), "unreadable userinfo".into()))?;
     // OpenID Connect Core §5.3.2: userinfo about another subject must be ignored.
     if info.get("sub").and_then(Value::as_str) != Some(identity.subject.as_str()) {
-        return Err(UpstreamError::Unverifiable(p.name.clone(), "userinfo is about another user".into()));
+        return Err(UpstreamError::Unverifiable(
+            p.name.clone(),
+            "userinfo is about another user".into(),
+        ));
     }
     identity.email = info.get("email").and_then(Value::as_str).map(str::to_owned);
     identity.email_verified = verified(info.get("email_verified"));

@@ -89,7 +89,11 @@ impl Idp {
         assert_eq!(q["client_id"], self.client_id);
         assert_eq!(q["code_challenge_method"], "S256");
         let code = mcp_oauth::crypto::random_token();
-        let issued = Issued { challenge: q["code_challenge"].clone(), nonce: q["nonce"].clone(), answer };
+        let issued = Issued {
+            challenge: q["code_challenge"].clone(),
+            nonce: q["nonce"].clone(),
+            answer,
+        };
         self.codes.lock().unwrap().insert(code.clone(), issued);
         code
     }
@@ -111,7 +115,9 @@ async fn jwks(State(idp): State<Idp>) -> Json<Value> {
 
 async fn token(State(idp): State<Idp>, Form(form): Form<HashMap<String, String>>) -> (http::StatusCode, Json<Value>) {
     let bad = || (http::StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_grant"})));
-    let Some(issued) = form.get("code").and_then(|c| idp.codes.lock().unwrap().remove(c)) else { return bad() };
+    let Some(issued) = form.get("code").and_then(|c| idp.codes.lock().unwrap().remove(c)) else {
+        return bad();
+    };
     let verifier = form.get("code_verifier").cloned().unwrap_or_default();
     if mcp_oauth::tokens::pkce::challenge(&verifier) != issued.challenge {
         return bad();
@@ -126,7 +132,9 @@ async fn token(State(idp): State<Idp>, Form(form): Form<HashMap<String, String>>
         "exp": now + 300,
         "nonce": a.nonce.clone().unwrap_or(issued.nonce),
     });
-    if !a.email_only_in_userinfo && let Some(email) = &a.email {
+    if !a.email_only_in_userinfo
+        && let Some(email) = &a.email
+    {
         claims["email"] = json!(email);
         claims["email_verified"] = json!(a.email_verified);
     }
@@ -136,13 +144,22 @@ async fn token(State(idp): State<Idp>, Form(form): Form<HashMap<String, String>>
     let id_token = jsonwebtoken::encode(&header, &claims, &signer.key).unwrap();
     let access = mcp_oauth::crypto::random_token();
     idp.tokens.lock().unwrap().insert(access.clone(), a);
-    (http::StatusCode::OK, Json(json!({"access_token": access, "token_type": "Bearer", "expires_in": 300, "id_token": id_token})))
+    (
+        http::StatusCode::OK,
+        Json(json!({"access_token": access, "token_type": "Bearer", "expires_in": 300, "id_token": id_token})),
+    )
 }
 
 async fn userinfo(State(idp): State<Idp>, headers: http::HeaderMap) -> (http::StatusCode, Json<Value>) {
-    let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
     match token.and_then(|t| idp.tokens.lock().unwrap().get(t).cloned()) {
-        Some(a) => (http::StatusCode::OK, Json(json!({"sub": a.sub, "email": a.email, "email_verified": a.email_verified}))),
+        Some(a) => (
+            http::StatusCode::OK,
+            Json(json!({"sub": a.sub, "email": a.email, "email_verified": a.email_verified})),
+        ),
         None => (http::StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_token"}))),
     }
 }

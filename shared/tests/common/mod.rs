@@ -20,9 +20,7 @@ use mcp_oauth::store::embedded::EmbeddedStore;
 pub fn embedded() -> (Store, Clock, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let clock = Clock::system();
-    let store = Store::new(
-        EmbeddedStore::open(&dir.path().join("store.redb"), clock.clone()).expect("open redb"),
-    );
+    let store = Store::new(EmbeddedStore::open(&dir.path().join("store.redb"), clock.clone()).expect("open redb"));
     (store, clock, dir)
 }
 
@@ -35,11 +33,7 @@ pub fn dynamo_endpoint() -> String {
 /// A fresh table prefix, unique within this process and across processes.
 pub fn unique_prefix() -> String {
     static N: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "t{}-{}-",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("t{}-{}-", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A store on the DynamoDB backend, with every table of template.yaml created under a new prefix.
@@ -53,7 +47,9 @@ pub async fn dynamo() -> (Store, Clock, ()) {
 pub async fn dynamo_backend() -> (Store, DynamoStore) {
     let prefix = unique_prefix();
     let backend = DynamoStore::connect(Some(&dynamo_endpoint()), &prefix, Clock::system()).await;
-    create_tables(backend.client(), &prefix).await.expect("create tables on the emulator");
+    create_tables(backend.client(), &prefix)
+        .await
+        .expect("create tables on the emulator");
     (Store::new(backend.clone()), backend)
 }
 
@@ -67,12 +63,8 @@ use tower::ServiceExt;
 
 /// The default configuration (issuer `http://localhost:3000`), with `vars` overriding.
 pub fn config_with(vars: &[(&str, &str)]) -> Config {
-    let vars: Vec<(String, String)> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    Config::from_lookup(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
-        .expect("test config")
+    let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Config::from_lookup(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).expect("test config")
 }
 
 pub fn state(store: Store) -> AppState {
@@ -89,8 +81,7 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -102,25 +93,11 @@ impl Reply {
 
 /// Sends one request through a router in process.
 pub async fn send(router: &Router, req: Request<Body>) -> Reply {
-    let res = router
-        .clone()
-        .oneshot(req)
-        .await
-        .expect("router is infallible");
+    let res = router.clone().oneshot(req).await.expect("router is infallible");
     let status = res.status();
     let headers = res.headers().clone();
-    let body = res
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes()
-        .to_vec();
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    let body = res.into_body().collect().await.expect("body").to_bytes().to_vec();
+    Reply { status, headers, body }
 }
 
 pub fn get(uri: &str) -> Request<Body> {

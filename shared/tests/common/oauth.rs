@@ -110,10 +110,7 @@ impl Browser {
             values.insert((*k).to_owned(), (*v).to_owned());
         }
         values.insert("action".into(), action.into());
-        let pairs: Vec<(&str, &str)> = values
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         self.send(post_form("/oauth/authorize", &pairs)).await
     }
 }
@@ -183,7 +180,14 @@ impl Harness {
             recorders.push((name, recorder));
         }
         let state = AppState::new(super::config_with(vars), store.clone());
-        (Harness { state, router: mcp_oauth::http::with_fallbacks(merged), store }, recorders)
+        (
+            Harness {
+                state,
+                router: mcp_oauth::http::with_fallbacks(merged),
+                store,
+            },
+            recorders,
+        )
     }
 
     pub fn browser(&self) -> Browser {
@@ -211,7 +215,8 @@ impl Harness {
     }
 
     pub async fn public_client(&self) -> TestClient {
-        self.client_from(json!({"client_name": "Test Client", "redirect_uris": ["http://127.0.0.1:8765/callback"]})).await
+        self.client_from(json!({"client_name": "Test Client", "redirect_uris": ["http://127.0.0.1:8765/callback"]}))
+            .await
     }
 
     pub async fn confidential_client(&self) -> TestClient {
@@ -260,11 +265,7 @@ impl Harness {
         assert_eq!(login.status, StatusCode::OK, "{}", login.text());
         let signup = browser.submit(&login, "show_signup", &[]).await;
         let consent = browser
-            .submit(
-                &signup,
-                "signup",
-                &[("email", email), ("password", PASSWORD)],
-            )
+            .submit(&signup, "signup", &[("email", email), ("password", PASSWORD)])
             .await;
         assert_eq!(
             consent.status,
@@ -280,13 +281,8 @@ impl Harness {
     /// A new user's code for `client`.
     pub async fn code_for(&self, client: &TestClient) -> String {
         let mut browser = self.browser();
-        let email = format!(
-            "{}@example.com",
-            mcp_oauth::crypto::random_id().to_lowercase()
-        );
-        let params = self
-            .sign_up_and_approve(&mut browser, client, &email, &[])
-            .await;
+        let email = format!("{}@example.com", mcp_oauth::crypto::random_id().to_lowercase());
+        let params = self.sign_up_and_approve(&mut browser, client, &email, &[]).await;
         params.get("code").cloned().expect("a code")
     }
 
@@ -323,10 +319,7 @@ impl Harness {
     pub async fn refresh(&self, client: &TestClient, refresh_token: &str) -> Reply {
         self.token(
             client,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh_token),
-            ],
+            &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)],
         )
         .await
     }

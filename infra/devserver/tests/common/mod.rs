@@ -121,9 +121,7 @@ pub fn config() -> Config {
 /// App state on a fresh embedded store (deleted when the guard drops).
 pub fn state(config: Config) -> (AppState, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::new(
-        EmbeddedStore::open(&dir.path().join("store.redb"), Clock::system()).expect("open redb"),
-    );
+    let store = Store::new(EmbeddedStore::open(&dir.path().join("store.redb"), Clock::system()).expect("open redb"));
     (AppState::new(config, store), dir)
 }
 
@@ -137,8 +135,7 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -150,25 +147,11 @@ impl Reply {
 
 /// Sends one request through a router in process.
 pub async fn send(router: &Router, req: Request<Body>) -> Reply {
-    let res = router
-        .clone()
-        .oneshot(req)
-        .await
-        .expect("router is infallible");
+    let res = router.clone().oneshot(req).await.expect("router is infallible");
     let status = res.status();
     let headers = res.headers().clone();
-    let body = res
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes()
-        .to_vec();
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    let body = res.into_body().collect().await.expect("body").to_bytes().to_vec();
+    Reply { status, headers, body }
 }
 
 /// An empty request.
@@ -185,8 +168,7 @@ pub fn request(method: &str, path: &str) -> Request<Body> {
 /// the router answered. The fallback answers are taken from the host's own plumbing
 /// (`mcp_oauth::http::with_fallbacks`) on a one-route router.
 pub async fn is_fallback(reply: &Reply) -> bool {
-    let reference =
-        mcp_oauth::http::with_fallbacks(Router::new().route("/probe", get(|| async {})));
+    let reference = mcp_oauth::http::with_fallbacks(Router::new().route("/probe", get(|| async {})));
     for (method, path) in [("GET", "/no-such-path"), ("POST", "/probe")] {
         let fallback = send(&reference, request(method, path)).await;
         if reply.status == fallback.status && reply.body == fallback.body {

@@ -46,7 +46,10 @@ pub struct ToolOutput {
 impl ToolOutput {
     /// One text block.
     pub fn text(text: impl Into<String>) -> Self {
-        ToolOutput { content: vec![serde_json::json!({"type": "text", "text": text.into()})], structured: None }
+        ToolOutput {
+            content: vec![serde_json::json!({"type": "text", "text": text.into()})],
+            structured: None,
+        }
     }
 
     /// Structured content, with its JSON text as the text block (for clients that read only text).
@@ -93,7 +96,13 @@ pub mod whoami;
 /// Every tool this server offers. Add yours here.
 pub fn registry() -> &'static [Tool] {
     static TOOLS: std::sync::LazyLock<Vec<Tool>> = std::sync::LazyLock::new(|| {
-        vec![whoami::tool(), notes::list_tool(), notes::get_tool(), notes::add_tool(), notes::delete_tool()]
+        vec![
+            whoami::tool(),
+            notes::list_tool(),
+            notes::get_tool(),
+            notes::add_tool(),
+            notes::delete_tool(),
+        ]
     });
     &TOOLS
 }
@@ -120,7 +129,8 @@ pub fn declared_scopes() -> Vec<&'static str> {
 
 /// The JSON Schema of a tool's argument type.
 pub fn schema<T: schemars::JsonSchema>() -> Value {
-    let mut schema = serde_json::to_value(schemars::schema_for!(T)).unwrap_or_else(|_| serde_json::json!({"type": "object"}));
+    let mut schema =
+        serde_json::to_value(schemars::schema_for!(T)).unwrap_or_else(|_| serde_json::json!({"type": "object"}));
     if let Some(map) = schema.as_object_mut() {
         // MCP wants a plain object schema; the draft marker and title add nothing for clients.
         map.remove("$schema");

@@ -35,12 +35,21 @@ fn unavailable(_: StoreError) -> ToolError {
 }
 
 fn not_found(id: &str) -> ToolError {
-    ToolError::Failed(format!("no note with id {id:?}; notes_list shows your notes and their ids"))
+    ToolError::Failed(format!(
+        "no note with id {id:?}; notes_list shows your notes and their ids"
+    ))
 }
 
 async fn all(store: &Store, user_id: &str) -> Result<Vec<Note>, ToolError> {
-    let items = store.query_by_owner(Table::AppData, &owner(user_id)).await.map_err(unavailable)?;
-    let mut notes: Vec<Note> = items.iter().map(typed::body).collect::<Result<_, _>>().map_err(unavailable)?;
+    let items = store
+        .query_by_owner(Table::AppData, &owner(user_id))
+        .await
+        .map_err(unavailable)?;
+    let mut notes: Vec<Note> = items
+        .iter()
+        .map(typed::body)
+        .collect::<Result<_, _>>()
+        .map_err(unavailable)?;
     notes.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     Ok(notes)
 }
@@ -74,7 +83,11 @@ fn list(ctx: ToolContext, args: Value) -> ToolFuture {
 fn get(ctx: ToolContext, args: Value) -> ToolFuture {
     Box::pin(async move {
         let IdArgs { id } = arguments(args)?;
-        let item = ctx.store.get(Table::AppData, &key(&ctx.principal.user_id, &id)).await.map_err(unavailable)?;
+        let item = ctx
+            .store
+            .get(Table::AppData, &key(&ctx.principal.user_id, &id))
+            .await
+            .map_err(unavailable)?;
         let note: Note = typed::body(&item.ok_or_else(|| not_found(&id))?).map_err(unavailable)?;
         Ok(ToolOutput::json(json!(note)))
     })
@@ -89,13 +102,21 @@ fn add(ctx: ToolContext, args: Value) -> ToolFuture {
         }
         let chars = text.chars().count();
         if chars > MAX_CHARS {
-            return Err(ToolError::Failed(format!("the note is {chars} characters long; the limit is {MAX_CHARS}")));
+            return Err(ToolError::Failed(format!(
+                "the note is {chars} characters long; the limit is {MAX_CHARS}"
+            )));
         }
         let user_id = &ctx.principal.user_id;
         if all(&ctx.store, user_id).await?.len() >= MAX_NOTES {
-            return Err(ToolError::Failed(format!("you already keep {MAX_NOTES} notes; delete some first")));
+            return Err(ToolError::Failed(format!(
+                "you already keep {MAX_NOTES} notes; delete some first"
+            )));
         }
-        let note = Note { id: random_id(), text, created_at: ctx.store.clock().now() };
+        let note = Note {
+            id: random_id(),
+            text,
+            created_at: ctx.store.clock().now(),
+        };
         let mut item = typed::item(key(user_id, &note.id), &note).map_err(unavailable)?;
         item.owner = Some(owner(user_id));
         ctx.store.create(Table::AppData, item).await.map_err(unavailable)?;
@@ -106,7 +127,12 @@ fn add(ctx: ToolContext, args: Value) -> ToolFuture {
 fn delete(ctx: ToolContext, args: Value) -> ToolFuture {
     Box::pin(async move {
         let IdArgs { id } = arguments(args)?;
-        match ctx.store.consume(Table::AppData, &key(&ctx.principal.user_id, &id), None).await.map_err(unavailable)? {
+        match ctx
+            .store
+            .consume(Table::AppData, &key(&ctx.principal.user_id, &id), None)
+            .await
+            .map_err(unavailable)?
+        {
             Consumed::Taken(_) => Ok(ToolOutput::json(json!({"deleted": id}))),
             _ => Err(not_found(&id)),
         }
