@@ -63,6 +63,10 @@ async fn go_upstream(w: &World, browser: &mut Browser) -> String {
 
 /// The provider's redirect back to us, as the browser follows it.
 fn callback_path(provider_url: &str, code: Option<&str>, error: Option<&str>) -> String {
+    callback_path_with(provider_url, code, error, &[])
+}
+
+fn callback_path_with(provider_url: &str, code: Option<&str>, error: Option<&str>, extra: &[(&str, &str)]) -> String {
     let url = url::Url::parse(provider_url).unwrap();
     let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
     let redirect = url::Url::parse(&q["redirect_uri"]).unwrap();
@@ -74,6 +78,7 @@ fn callback_path(provider_url: &str, code: Option<&str>, error: Option<&str>) ->
     if let Some(e) = error {
         back.push(("error", e));
     }
+    back.extend_from_slice(extra);
     let query = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(back)
         .finish();
@@ -379,4 +384,40 @@ async fn no_provider_buttons_without_configured_providers() {
     let client = h.public_client().await;
     let login = h.browser().get(&Harness::authorize_url(&client, &[])).await;
     assert!(!login.text().contains("Continue with"));
+}
+
+#[tokio::test]
+async fn a_response_naming_another_issuer_is_refused() {
+    let w = world().await;
+    let mut browser = w.h.browser();
+    let provider_url = go_upstream(&w, &mut browser).await;
+    let code = w
+        .idp
+        .sign_in(&provider_url, Answer::verified("u-12", "olga@acme.example"));
+    let reply = browser
+        .get(&callback_path_with(
+            &provider_url,
+            Some(&code),
+            None,
+            &[("iss", "https://evil.example")],
+        ))
+        .await;
+    assert_retryable(&reply);
+    assert!(reply.text().contains("did not come from"));
+    no_account(&w, "u-12", "olga@acme.example").await;
+}
+
+#[tokio::test]
+async fn a_response_naming_the_right_issuer_is_accepted() {
+    let w = world().await;
+    let mut browser = w.h.browser();
+    let provider_url = go_upstream(&w, &mut browser).await;
+    let code = w
+        .idp
+        .sign_in(&provider_url, Answer::verified("u-13", "pia@acme.example"));
+    let iss = w.idp.issuer.clone();
+    let reply = browser
+        .get(&callback_path_with(&provider_url, Some(&code), None, &[("iss", &iss)]))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
 }

@@ -276,6 +276,13 @@ pub async fn callback(
         Ok(r) => r,
         Err(e) => return retry(StatusCode::BAD_GATEWAY, "Sign-in was not completed", &e.to_string()),
     };
+    if let Resolved::Oidc(discovery) = &resolved
+        && !discovery.accepts_response_issuer(answer.get("iss"))
+    {
+        tracing::warn!(event = "upstream_issuer_mismatch", provider = %provider.id);
+        let message = format!("The answer did not come from {}.", provider.name);
+        return retry(StatusCode::BAD_REQUEST, "Sign-in was not completed", &message);
+    }
     let found = match identify(&provider, &resolved, &callback_url(&urls, &provider), code, &binding).await {
         Ok(i) => i,
         Err(e) => {

@@ -26,6 +26,20 @@ pub struct Discovery {
     pub jwks_uri: String,
     #[serde(default)]
     pub userinfo_endpoint: Option<String>,
+    /// RFC 9207: the provider names itself in every authorization response.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+impl Discovery {
+    /// RFC 9207 §2.4: when the provider sends `iss` (or promises to), it must be its issuer, or
+    /// the response may come from another provider the user also signs in with (mix-up).
+    pub fn accepts_response_issuer(&self, iss: Option<&str>) -> bool {
+        match iss {
+            Some(iss) => trim(iss) == trim(&self.issuer),
+            None => !self.authorization_response_iss_parameter_supported,
+        }
+    }
 }
 
 static DISCOVERY: LazyLock<Mutex<HashMap<String, (Instant, Discovery)>>> = LazyLock::new(Default::default);
