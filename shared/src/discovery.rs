@@ -76,11 +76,17 @@ pub fn routes(state: AppState) -> Router {
         .allow_methods([Method::GET])
         .allow_headers(Any);
     let routes = Router::new()
-        .route(urls::PRM_PATH, get(prm))
-        .route(&format!("{}{}", urls::PRM_PATH, urls::MCP_PATH), get(prm))
-        .route(urls::AS_METADATA_PATH, get(as_metadata))
-        .route(urls::OPENID_CONFIGURATION_PATH, get(as_metadata))
-        .route(urls::JWKS_PATH, get(jwks))
+        .route(urls::PRM_PATH, get(prm).options(crate::http::options))
+        .route(
+            &format!("{}{}", urls::PRM_PATH, urls::MCP_PATH),
+            get(prm).options(crate::http::options),
+        )
+        .route(urls::AS_METADATA_PATH, get(as_metadata).options(crate::http::options))
+        .route(
+            urls::OPENID_CONFIGURATION_PATH,
+            get(as_metadata).options(crate::http::options),
+        )
+        .route(urls::JWKS_PATH, get(jwks).options(crate::http::options))
         .layer(cors);
     routes.with_state(state)
 }

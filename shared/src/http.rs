@@ -136,3 +136,9 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
         Ok(ClientIp(client_ip(parts)))
     }
 }
+
+/// The answer to an `OPTIONS` request that is not a CORS preflight (a preflight is answered by
+/// the route's CORS layer, which only sees requests for methods the route has: hence a route).
+pub async fn options() -> StatusCode {
+    StatusCode::NO_CONTENT
+}

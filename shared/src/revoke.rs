@@ -39,7 +39,7 @@ async fn revoke(
 
 pub fn routes(state: AppState) -> Router {
     Router::new()
-        .route(urls::REVOKE_PATH, post(revoke))
+        .route(urls::REVOKE_PATH, post(revoke).options(crate::http::options))
         .layer(cors())
         .with_state(state)
 }

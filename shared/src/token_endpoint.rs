@@ -187,7 +187,7 @@ pub fn cors() -> CorsLayer {
 
 pub fn routes(state: AppState) -> Router {
     Router::new()
-        .route(urls::TOKEN_PATH, post(token))
+        .route(urls::TOKEN_PATH, post(token).options(crate::http::options))
         .layer(cors())
         .with_state(state)
 }

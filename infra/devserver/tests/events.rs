@@ -184,9 +184,9 @@ fn every_discovery_route_has_a_sample_event() {
 async fn discovery_events_take_their_urls_from_the_api_gateway_domain() {
     let samples: Vec<Sample> = samples()
         .into_iter()
-        .filter(|s| s.route.function == "DiscoveryFunction")
+        .filter(|s| s.route.function == "DiscoveryFunction" && s.route.method == "GET")
         .collect();
-    assert_eq!(samples.len(), 5, "one sample per discovery route");
+    assert_eq!(samples.len(), 5, "one sample per discovery document");
     for s in &samples {
         let reply = invoke(s).await;
         let base = https_domain(s);
@@ -291,5 +291,29 @@ async fn mcp_events_get_the_bearer_challenge() {
         );
         assert!(www.contains("scope=\""), "events/{file}: {www:?}");
         assert!(reply.header("mcp-session-id").is_none(), "events/{file}");
+    }
+}
+
+/// Browser-based clients (MCP Inspector) preflight their cross-origin calls; API Gateway routes
+/// the `OPTIONS` to the function, whose CORS layer must answer it.
+#[tokio::test]
+async fn preflight_events_are_answered_with_cors_headers() {
+    let preflights: Vec<Sample> = samples().into_iter().filter(|s| s.route.method == "OPTIONS").collect();
+    assert!(preflights.len() >= 7, "a preflight sample per CORS route");
+    for s in &preflights {
+        let reply = invoke(s).await;
+        assert!(reply.status.is_success(), "events/{}: {}", s.file, reply.status);
+        assert!(
+            reply.header("access-control-allow-origin").is_some(),
+            "events/{}: {:?}",
+            s.file,
+            reply.headers
+        );
+        assert!(
+            reply.header("access-control-allow-methods").is_some(),
+            "events/{}: {:?}",
+            s.file,
+            reply.headers
+        );
     }
 }
