@@ -16,8 +16,10 @@ const DISCOVERY: Access = &[
 
 const REGISTER: Access = &[(Table::Clients, Op::Create), (Table::Limits, Op::Increment)];
 
+// Clients Put: caching a client's metadata document (CIMD) on first sight.
 const AUTHORIZE: Access = &[
     (Table::Clients, Op::GetMany),
+    (Table::Clients, Op::Put),
     (Table::Sessions, Op::GetMany),
     (Table::Sessions, Op::Put),
     (Table::Sessions, Op::Consume),
@@ -36,6 +38,7 @@ const AUTHORIZE: Access = &[
 
 const TOKEN: Access = &[
     (Table::Clients, Op::Get),
+    (Table::Clients, Op::Put),
     (Table::Codes, Op::Consume),
     (Table::Grants, Op::Create),
     (Table::Grants, Op::Get),
@@ -47,6 +50,7 @@ const TOKEN: Access = &[
 
 const REVOKE: Access = &[
     (Table::Clients, Op::Get),
+    (Table::Clients, Op::Put),
     (Table::Grants, Op::Get),
     (Table::Grants, Op::Consume),
 ];

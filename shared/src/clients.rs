@@ -5,6 +5,7 @@
 //! or any grant logic (see `authorize` and `tokens`).
 
 mod auth;
+pub mod document;
 pub mod redirect_uri;
 
 use serde::{Deserialize, Serialize};
@@ -12,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::store::{Item, Store, StoreResult, Table, typed};
 
-pub use auth::{ClientCredentials, authenticate, credentials};
+pub use auth::{ClientCredentials, authenticate, authenticate_with, credentials};
 
 /// How a client authenticates at the token endpoint (RFC 7591 `token_endpoint_auth_method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,7 +106,7 @@ impl Client {
 
 /// Longest client id looked up at all; anything longer cannot be one of ours and would only make
 /// the store reject the key.
-const MAX_CLIENT_ID_LEN: usize = 256;
+pub const MAX_CLIENT_ID_LEN: usize = 256;
 
 /// The store key of a client in [`Table::Clients`].
 pub fn key(client_id: &str) -> String {
@@ -119,15 +120,27 @@ pub fn from_item(item: &Item) -> StoreResult<Client> {
 /// The client, if registered. One store call; an id that cannot be ours (empty or overlong) is
 /// absent without one.
 pub async fn get(store: &Store, client_id: &str) -> StoreResult<Option<Client>> {
+    get_with(store, client_id, false).await
+}
+
+/// Like [`get`], and a client identified by a metadata document URL (see [`document`]) that is
+/// not cached yet is fetched and cached; a document that cannot be fetched or is invalid leaves
+/// the client absent. `allow_loopback` is `Config::cimd_allow_loopback`.
+pub async fn get_with(store: &Store, client_id: &str, allow_loopback: bool) -> StoreResult<Option<Client>> {
     if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
         return Ok(None);
     }
-    store
-        .get(Table::Clients, &key(client_id))
-        .await?
-        .as_ref()
-        .map(from_item)
-        .transpose()
+    if let Some(item) = store.get(Table::Clients, &key(client_id)).await? {
+        return Ok(Some(from_item(&item)?));
+    }
+    match document::resolve(store, client_id, allow_loopback).await {
+        Ok(found) => Ok(found),
+        Err(document::ResolveError::Store(e)) => Err(e),
+        Err(document::ResolveError::Document(e)) => {
+            tracing::warn!(event = "client_metadata_document_refused", client_id, error = %e);
+            Ok(None)
+        }
+    }
 }
 
 /// Writes a new client with create-if-absent, so a (vanishingly unlikely) id collision can never

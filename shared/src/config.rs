@@ -57,6 +57,11 @@ pub struct Config {
     pub json_logs: bool,
     /// Upstream sign-in providers shown on the login page (see `crate::upstream::config`).
     pub providers: Vec<crate::upstream::ProviderConfig>,
+    /// Serve the MCP conformance suite's fixture tools, resources and prompts as well
+    /// (`crate::mcp::fixtures`); off unless `MCP_CONFORMANCE_FIXTURES` says so.
+    pub conformance_fixtures: bool,
+    /// Accept client metadata documents served over http from loopback (local development).
+    pub cimd_allow_loopback: bool,
 }
 
 const DURATION: &str = "a duration in seconds, or with a unit: 90, 90s, 15m, 12h, 30d";
@@ -199,11 +204,36 @@ impl Config {
                 .ok_or_else(|| err("REGISTRATIONS_PER_HOUR", "a positive whole number", &v))?,
         };
 
+        let cimd_allow_loopback = match get("CIMD_ALLOW_LOOPBACK").as_deref() {
+            None | Some("0" | "false") => false,
+            Some("1" | "true") if in_lambda => {
+                return Err(err(
+                    "CIMD_ALLOW_LOOPBACK",
+                    "unset in Lambda (it is for local development)",
+                    "1",
+                ));
+            }
+            Some("1" | "true") => true,
+            Some(other) => return Err(err("CIMD_ALLOW_LOOPBACK", "1 or 0", other)),
+        };
+
         let json_logs = match get("LOG_FORMAT").as_deref() {
             None => in_lambda,
             Some("json") => true,
             Some("text") => false,
             Some(other) => return Err(err("LOG_FORMAT", "json or text", other)),
+        };
+
+        let conformance_fixtures = match get("MCP_CONFORMANCE_FIXTURES").as_deref() {
+            None | Some("0" | "false") => false,
+            Some("1" | "true") => true,
+            Some(other) => {
+                return Err(err(
+                    "MCP_CONFORMANCE_FIXTURES",
+                    "1 or true (on), 0 or false (off)",
+                    other,
+                ));
+            }
         };
 
         Ok(Config {
@@ -215,6 +245,8 @@ impl Config {
             registrations_per_hour,
             json_logs,
             providers: crate::upstream::config::from_lookup(&get)?,
+            conformance_fixtures,
+            cimd_allow_loopback,
         })
     }
 }
@@ -262,6 +294,21 @@ mod tests {
         let c = with(&[("AWS_LAMBDA_FUNCTION_NAME", "f"), ("STORE", "dynamodb")]).unwrap();
         assert_eq!(c.public_url, None);
         assert!(c.json_logs);
+    }
+
+    #[test]
+    fn conformance_fixtures_are_off_unless_switched_on() {
+        assert!(!with(&[]).unwrap().conformance_fixtures);
+        assert!(with(&[("MCP_CONFORMANCE_FIXTURES", "1")]).unwrap().conformance_fixtures);
+        assert!(
+            !with(&[("MCP_CONFORMANCE_FIXTURES", "false")])
+                .unwrap()
+                .conformance_fixtures
+        );
+        assert_eq!(
+            with(&[("MCP_CONFORMANCE_FIXTURES", "yes")]).unwrap_err().var,
+            "MCP_CONFORMANCE_FIXTURES"
+        );
     }
 
     #[test]

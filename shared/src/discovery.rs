@@ -46,6 +46,7 @@ pub fn authorization_server_metadata(urls: &Urls) -> Value {
         "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
         "scopes_supported": scopes::server_scopes(),
         "authorization_response_iss_parameter_supported": true,
+        "client_id_metadata_document_supported": true,
     })
 }
 

@@ -27,7 +27,7 @@ async fn revoke(
 ) -> Result<impl IntoResponse, ApiError> {
     let token = p.require("token")?;
     let creds = clients::credentials(&headers, p.get("client_id"), p.get("client_secret"))?;
-    let client = clients::authenticate(&state.store, &creds).await?;
+    let client = clients::authenticate_with(&state.store, &creds, state.config.cimd_allow_loopback).await?;
     if let Some((id, grant)) = grants::find_by_token(&state.store, token).await? {
         // Only the client the grant was issued to may revoke it (RFC 7009 §2.1).
         if ct_eq(&grant.client_id, &client.client_id) {

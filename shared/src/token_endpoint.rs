@@ -170,7 +170,7 @@ async fn token(
         ));
     }
     let creds = clients::credentials(&headers, p.get("client_id"), p.get("client_secret"))?;
-    let client = clients::authenticate(&state.store, &creds).await?;
+    let client = clients::authenticate_with(&state.store, &creds, state.config.cimd_allow_loopback).await?;
     match grant_type {
         "authorization_code" => authorization_code(&state, &urls, client, &p).await,
         _ => refresh_token(&state, &urls, client, &p).await,

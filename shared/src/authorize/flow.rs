@@ -107,7 +107,10 @@ pub(super) async fn lookup(
 ) -> Result<(Option<Client>, Option<SignedIn>), ApiError> {
     let cookie_value = sessions::cookie_value(headers);
     let mut keys = Vec::new();
-    if let Some(id) = params.get("client_id") {
+    let client_id = params
+        .get("client_id")
+        .filter(|id| id.len() <= clients::MAX_CLIENT_ID_LEN);
+    if let Some(id) = client_id {
         keys.push((Table::Clients, clients::key(id)));
     }
     if let Some(v) = &cookie_value {
@@ -129,6 +132,18 @@ pub(super) async fn lookup(
             }
             _ => {}
         }
+    }
+    // A client identified by its metadata document URL, not cached yet: fetch it now.
+    if let (None, Some(id)) = (&client, client_id) {
+        use clients::document::{DocumentError, ResolveError, resolve};
+        client = match resolve(&state.store, id, state.config.cimd_allow_loopback).await {
+            Ok(found) => found,
+            Err(ResolveError::Store(e)) => return Err(e.into()),
+            Err(ResolveError::Document(e @ DocumentError::Unreachable)) => {
+                return Err(ApiError::new(StatusCode::BAD_GATEWAY, "invalid_client", e.to_string()));
+            }
+            Err(ResolveError::Document(e)) => return Err(ApiError::bad_request("invalid_client", e.to_string())),
+        };
     }
     Ok((client, session))
 }
@@ -225,10 +240,17 @@ async fn consent_page(
     hidden.push(("logout_csrf", &logout_csrf));
     let csrf = consent::csrf_token(&secret, req);
     let described = scopes::describe(&req.scope);
+    // A metadata-document client names itself; the host that serves its document is what vouches.
+    let client_name = match url::Url::parse(&client.client_id) {
+        Ok(u) if clients::document::is_document_id(&client.client_id, true) => {
+            format!("{} ({})", client.display_name(), u.host_str().unwrap_or_default())
+        }
+        _ => client.display_name().to_owned(),
+    };
     let page = pages::consent(&pages::ConsentPage {
         action: urls::AUTHORIZE_PATH,
         hidden: &hidden,
-        client_name: client.display_name(),
+        client_name: &client_name,
         redirect_host: &redirect_host,
         user_email: &email,
         logout_action: LOGOUT_PATH,

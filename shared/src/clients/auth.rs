@@ -165,8 +165,18 @@ pub fn credentials(
 /// refused. RFC 7591 §2 makes `token_endpoint_auth_method` the method the client will use, and a
 /// client that switches methods is either misconfigured or not the client that registered.
 pub async fn authenticate(store: &Store, creds: &ClientCredentials) -> Result<Client, ApiError> {
+    authenticate_with(store, creds, false).await
+}
+
+/// Like [`authenticate`], resolving metadata-document clients (see `clients::document`);
+/// `allow_loopback` is `Config::cimd_allow_loopback`.
+pub async fn authenticate_with(
+    store: &Store,
+    creds: &ClientCredentials,
+    allow_loopback: bool,
+) -> Result<Client, ApiError> {
     let fail = |description: &str| invalid_client(creds.via_basic, description);
-    let client = super::get(store, &creds.client_id)
+    let client = super::get_with(store, &creds.client_id, allow_loopback)
         .await?
         .ok_or_else(|| fail("unknown client"))?;
     let presented = creds.secret.as_deref();

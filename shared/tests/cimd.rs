@@ -1,0 +1,197 @@
+//! Client ID Metadata Documents: a client whose `client_id` is the URL of its metadata document
+//! needs no registration. The documents here are served from loopback, which
+//! `CIMD_ALLOW_LOOPBACK=1` allows for local development (production requires https and a public
+//! address).
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::routing::get;
+use common::embedded;
+use common::oauth::{Harness, ISSUER, TestClient, redirect_params};
+use http::StatusCode;
+use serde_json::{Value, json};
+
+/// Serves `doc` (with `{url}` replaced by the document's own URL) and counts fetches.
+async fn serve(doc: Value) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/oauth/client.json",
+        listener.local_addr().unwrap().port()
+    );
+    let body = doc.to_string().replace("{url}", &url);
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let app = Router::new().route(
+        "/oauth/client.json",
+        get(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let body = body.clone();
+            async move {
+                (
+                    [("content-type", "application/json"), ("cache-control", "max-age=600")],
+                    body,
+                )
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, hits)
+}
+
+fn document() -> Value {
+    json!({
+        "client_id": "{url}",
+        "client_name": "Doc Client",
+        "redirect_uris": ["http://127.0.0.1:7777/callback"],
+        "token_endpoint_auth_method": "none",
+    })
+}
+
+fn harness(allow: bool) -> (Harness, tempfile::TempDir) {
+    let (store, _, dir) = embedded();
+    let vars: &[(&str, &str)] = if allow { &[("CIMD_ALLOW_LOOPBACK", "1")] } else { &[] };
+    (Harness::with_config(store, vars), dir)
+}
+
+fn client(url: &str) -> TestClient {
+    TestClient {
+        id: url.to_owned(),
+        secret: None,
+        redirect_uri: "http://127.0.0.1:7777/callback".into(),
+        verifier: mcp_oauth::crypto::random_token(),
+    }
+}
+
+#[tokio::test]
+async fn metadata_advertises_client_id_metadata_documents() {
+    let (h, _d) = harness(false);
+    let meta = h
+        .call(common::get("/.well-known/oauth-authorization-server"))
+        .await
+        .json();
+    assert_eq!(meta["client_id_metadata_document_supported"], true);
+}
+
+#[tokio::test]
+async fn a_document_client_completes_the_flow_without_registering() {
+    let (h, _d) = harness(true);
+    let (url, hits) = serve(document()).await;
+    let c = client(&url);
+    let params = h
+        .sign_up_and_approve(&mut h.browser(), &c, "doc@example.com", &[])
+        .await;
+    assert_eq!(params["iss"], ISSUER);
+    let tokens = h.redeem(&c, &params["code"]).await;
+    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.text());
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "the document is fetched once, then read from the cache"
+    );
+}
+
+#[tokio::test]
+async fn the_consent_page_names_the_documents_host() {
+    let (h, _d) = harness(true);
+    let (url, _) = serve(document()).await;
+    let c = client(&url);
+    let mut browser = h.browser();
+    let login = browser.get(&Harness::authorize_url(&c, &[])).await;
+    let signup = browser.submit(&login, "show_signup", &[]).await;
+    let consent = browser
+        .submit(
+            &signup,
+            "signup",
+            &[("email", "host@example.com"), ("password", common::oauth::PASSWORD)],
+        )
+        .await;
+    assert!(consent.text().contains("Doc Client (127.0.0.1)"), "{}", consent.text());
+}
+
+async fn refused(doc: Value, why: &str) {
+    let (h, _d) = harness(true);
+    let (url, _) = serve(doc).await;
+    let reply = h.browser().get(&Harness::authorize_url(&client(&url), &[])).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{why}: {}", reply.text());
+    assert!(
+        reply.header("location").is_none(),
+        "{why}: never redirect for an unverified client"
+    );
+}
+
+#[tokio::test]
+async fn a_document_naming_another_client_id_is_refused() {
+    let mut doc = document();
+    doc["client_id"] = json!("https://other.example/client.json");
+    refused(doc, "client_id mismatch").await;
+}
+
+#[tokio::test]
+async fn a_document_asking_for_a_client_secret_is_refused() {
+    let mut doc = document();
+    doc["token_endpoint_auth_method"] = json!("client_secret_basic");
+    refused(doc, "confidential").await;
+}
+
+#[tokio::test]
+async fn a_document_with_an_invalid_redirect_uri_is_refused() {
+    let mut doc = document();
+    doc["redirect_uris"] = json!(["http://evil.example/callback"]);
+    refused(doc, "bad redirect").await;
+}
+
+#[tokio::test]
+async fn an_oversize_document_is_refused() {
+    let mut doc = document();
+    doc["client_uri"] = json!(format!("https://example.com/{}", "x".repeat(6000)));
+    refused(doc, "oversize").await;
+}
+
+#[tokio::test]
+async fn an_unreachable_document_shows_an_error_page() {
+    let (h, _d) = harness(true);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/oauth/client.json",
+        closed.local_addr().unwrap().port()
+    );
+    drop(closed);
+    let reply = h.browser().get(&Harness::authorize_url(&client(&url), &[])).await;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
+    assert!(reply.header("location").is_none());
+}
+
+#[tokio::test]
+async fn loopback_documents_are_refused_unless_allowed() {
+    let (h, _d) = harness(false);
+    let (url, hits) = serve(document()).await;
+    let reply = h.browser().get(&Harness::authorize_url(&client(&url), &[])).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "nothing is fetched from loopback in production mode"
+    );
+}
+
+#[tokio::test]
+async fn a_document_client_at_the_token_endpoint_is_public() {
+    let (h, _d) = harness(true);
+    let (url, _) = serve(document()).await;
+    let mut c = client(&url);
+    let params = h
+        .sign_up_and_approve(&mut h.browser(), &c, "pub@example.com", &[])
+        .await;
+    c.secret = Some("anything".into());
+    let reply = h.redeem(&c, &params["code"]).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNAUTHORIZED,
+        "a secret is never accepted for a document client"
+    );
+    let _ = redirect_params;
+}
