@@ -11,8 +11,12 @@
 #   5. e2e       end-to-end tests (infra/e2e/tests/*.test.mjs, node --test): the dev server
 #                binary in headless Chromium (playwright-core); UPDATE_SCREENSHOTS=1 refreshes
 #                the README's screenshots in docs/ (else they go to target/e2e/)
-#   6. sam       sam validate --lint on template.yaml (offline, no AWS credentials)
-#   7. cfn-lint  cfn-lint template.yaml
+#   6. conformance  the official MCP conformance suite against the dev server: server scenarios
+#                of 2025-11-25 and 2026-07-28 and the authorization server scenarios, with only
+#                the failures in infra/conformance/expected-failures.yml (infra/scripts/conformance.sh;
+#                results in target/conformance/)
+#   7. sam       sam validate --lint on template.yaml (offline, no AWS credentials)
+#   8. cfn-lint  cfn-lint template.yaml
 # moto is stopped on any exit, and a summary of the steps is printed last.
 #
 # Extra arguments go to `cargo test` after `--workspace`, e.g. `infra/scripts/test.sh -- --nocapture`.
@@ -22,7 +26,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
-STEP_NAMES=(tools fmt clippy test e2e sam cfn-lint)
+STEP_NAMES=(tools fmt clippy test e2e conformance sam cfn-lint)
 declare -A STEP_RESULT=()
 CURRENT_STEP=""
 STEP_T0=0
@@ -32,6 +36,7 @@ E2E_LOG="$LOG_DIR/e2e-test.log"
 # "PASSED FAILED SKIPPED" per runner, once it has run.
 CARGO_COUNTS=""
 E2E_COUNTS=""
+CONFORMANCE_COUNTS=""
 
 step() {
     finish_step
@@ -63,16 +68,17 @@ summary() {
     else
         printf '\nFAILED at step "%s" (exit %d) after %d s.\n' "${CURRENT_STEP:-?}" "$rc" "$((SECONDS - RUN_T0))"
     fi
-    # Last line: the totals over every runner that ran (cargo test's binaries, then node --test),
-    # in the plain "N passed, N failed" form that CI reads.
+    # Last line: the totals over every runner that ran (cargo test's binaries, node --test, the
+    # conformance scenarios), in the plain "N passed, N failed" form that CI reads.
     local p=0 f=0 k=0 counts c1 c2 c3 parts=()
-    for counts in "$CARGO_COUNTS" "$E2E_COUNTS"; do
+    for counts in "$CARGO_COUNTS" "$E2E_COUNTS" "$CONFORMANCE_COUNTS"; do
         [[ -n $counts ]] || continue
         read -r c1 c2 c3 <<<"$counts"
         p=$((p + c1)) f=$((f + c2)) k=$((k + c3))
     done
     [[ -z $CARGO_COUNTS ]] || parts+=("cargo $(plain_counts "$CARGO_COUNTS")")
     [[ -z $E2E_COUNTS ]] || parts+=("e2e $(plain_counts "$E2E_COUNTS")")
+    [[ -z $CONFORMANCE_COUNTS ]] || parts+=("conformance scenarios $(plain_counts "$CONFORMANCE_COUNTS")")
     if ((${#parts[@]} > 0)); then
         local joined
         joined="$(printf '%s; ' "${parts[@]}")"
@@ -151,6 +157,16 @@ elif [[ $E2E_COUNTS == "0 0 "* ]]; then
     warn "node --test ran no test"
 fi
 ((e2e_rc == 0)) || exit "$e2e_rc"
+
+step conformance "MCP conformance suite (infra/scripts/conformance.sh)"
+conformance_rc=0
+bash "$ROOT/infra/scripts/conformance.sh" || conformance_rc=$?
+# Its summary's last line is "N passed, N failed" (scenarios; expected failures not counted).
+if [[ -f $ROOT/target/conformance/summary.txt ]]; then
+    CONFORMANCE_COUNTS="$(tail -n 1 "$ROOT/target/conformance/summary.txt" |
+        awk '$2 == "passed," && $4 == "failed" { printf "%d %d 0\n", $1, $3 }')" || true
+fi
+((conformance_rc == 0)) || exit "$conformance_rc"
 
 export SAM_CLI_TELEMETRY=0
 step sam "sam validate --lint --template template.yaml --region us-east-1"

@@ -50,7 +50,27 @@ pub struct Signer {
 struct Cache {
     signer: Option<(i64, Arc<Signer>)>,
     public: HashMap<String, (String, String)>,
+    /// Per `kid`, the secret [`KeyRing::derived_secret`] hands out.
+    derived: HashMap<String, [u8; 32]>,
     refreshed_at: Option<i64>,
+}
+
+impl Cache {
+    fn remember(&mut self, record: &KeyRecord) {
+        self.public
+            .insert(record.kid.clone(), (record.x.clone(), record.y.clone()));
+        self.derived.insert(record.kid.clone(), derive(record));
+    }
+}
+
+/// HMAC-SHA-256 of a fixed label under the private key's PEM: a secret only holders of the key
+/// record can compute, which says nothing about the key itself (HMAC is a PRF).
+fn derive(record: &KeyRecord) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(record.private_pem.as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(b"mcp-oauth derived secret v1");
+    mac.finalize().into_bytes().into()
 }
 
 #[derive(Clone)]
@@ -135,7 +155,7 @@ impl KeyRing {
                 .map_err(|e| StoreError::Corrupt(format!("signing key {}: {e}", record.kid)))?,
         });
         let mut cache = self.cache.write().await;
-        cache.public.insert(record.kid.clone(), (record.x, record.y));
+        cache.remember(&record);
         cache.signer = Some((slot, signer.clone()));
         Ok(signer)
     }
@@ -182,7 +202,7 @@ impl KeyRing {
         {
             let mut cache = self.cache.write().await;
             for r in &records {
-                cache.public.insert(r.kid.clone(), (r.x.clone(), r.y.clone()));
+                cache.remember(r);
             }
         }
         let keys: Vec<Value> = records
@@ -199,11 +219,29 @@ impl KeyRing {
         if let Some(c) = self.cache.read().await.public.get(kid) {
             return Ok(decode(c));
         }
+        self.refresh().await?;
+        Ok(self.cache.read().await.public.get(kid).and_then(decode))
+    }
+
+    /// A 256-bit secret derived from the private half of the published key `kid`, for MACs that
+    /// any instance must be able to check without a secret of its own (the MCP `requestState`).
+    /// It rotates with the key and is gone once the key is retired. `None` for a `kid` that is not
+    /// published; an unknown `kid` reaches the store as rarely as in [`Self::verifying_key`].
+    pub async fn derived_secret(&self, kid: &str) -> StoreResult<Option<[u8; 32]>> {
+        if let Some(secret) = self.cache.read().await.derived.get(kid) {
+            return Ok(Some(*secret));
+        }
+        self.refresh().await?;
+        Ok(self.cache.read().await.derived.get(kid).copied())
+    }
+
+    /// Reloads every published key into the cache, at most once per [`REFRESH_FLOOR`] seconds.
+    async fn refresh(&self) -> StoreResult<()> {
         let now = self.store.clock().now();
         {
             let mut cache = self.cache.write().await;
             if cache.refreshed_at.is_some_and(|t| now - t < REFRESH_FLOOR) {
-                return Ok(None);
+                return Ok(());
             }
             cache.refreshed_at = Some(now);
         }
@@ -215,9 +253,9 @@ impl KeyRing {
             .map(typed::body)
             .collect::<StoreResult<_>>()?;
         let mut cache = self.cache.write().await;
-        for r in records {
-            cache.public.insert(r.kid, (r.x, r.y));
+        for r in &records {
+            cache.remember(r);
         }
-        Ok(cache.public.get(kid).and_then(decode))
+        Ok(())
     }
 }

@@ -527,7 +527,7 @@ async fn invalid_request_is_32600() {
 async fn unknown_method_is_32601() {
     let (store, _, _dir) = embedded();
     let s = session(store).await;
-    let reply = s.legacy("prompts/list", json!({})).await;
+    let reply = s.legacy("widgets/list", json!({})).await;
     assert_eq!(
         reply.status,
         StatusCode::OK,
@@ -535,7 +535,7 @@ async fn unknown_method_is_32601() {
     );
     assert_eq!(error_code(&reply), -32601);
     assert_eq!(reply.json()["id"], 1);
-    let reply = s.modern("prompts/list", json!({})).await;
+    let reply = s.modern("widgets/list", json!({})).await;
     assert_eq!(
         reply.status,
         StatusCode::NOT_FOUND,
@@ -634,7 +634,10 @@ async fn initialize_negotiates_each_supported_version() {
         assert_eq!(reply.status, StatusCode::OK, "{version}: {}", reply.text());
         let result = &reply.json()["result"];
         assert_eq!(result["protocolVersion"], version);
-        assert_eq!(result["capabilities"], json!({"tools": {"listChanged": false}}));
+        assert_eq!(
+            result["capabilities"],
+            json!({"tools": {"listChanged": false}, "resources": {}, "prompts": {}, "completions": {}})
+        );
         assert_eq!(result["serverInfo"]["name"], "mcp-oauth");
         assert_eq!(result["serverInfo"]["version"], env!("CARGO_PKG_VERSION"));
         assert!(result["instructions"].as_str().is_some_and(|i| !i.is_empty()));
@@ -882,7 +885,10 @@ async fn server_discover_works_under_2026_07_28() {
         result["supportedVersions"],
         json!([MODERN, LEGACY, "2025-06-18", V2025_03_26])
     );
-    assert_eq!(result["capabilities"], json!({"tools": {"listChanged": false}}));
+    assert_eq!(
+        result["capabilities"],
+        json!({"tools": {"listChanged": false}, "resources": {}, "prompts": {}, "completions": {}})
+    );
     assert_eq!(
         result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
         "mcp-oauth"

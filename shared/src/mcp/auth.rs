@@ -182,6 +182,7 @@ pub async fn authenticate(
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect(),
+        key_id: kid,
     })
 }
 

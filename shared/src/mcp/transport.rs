@@ -1,10 +1,12 @@
 //! The `/mcp` endpoint: MCP's Streamable HTTP transport, stateless, one buffered answer per POST.
 //!
 //! Every request goes through, in this order:
-//! 1. **Origin**: absent (a non-browser client) is fine; otherwise it must be this server's own
-//!    origin or one of `ALLOWED_ORIGINS`, else 403 (every revision's transports: "MUST validate
-//!    the Origin header … to prevent DNS rebinding", 403 since 2025-11-25). Allowed browser origins
-//!    also get CORS answers, preflights included.
+//! 1. **Host and Origin** (DNS rebinding): when the public URL is on a loopback host (a local
+//!    server), `Host` must name a loopback host or the public host, else 403. `Origin` absent (a
+//!    non-browser client) is fine; otherwise it must be this server's own origin or one of
+//!    `ALLOWED_ORIGINS`, else 403 (every revision's transports: "MUST validate the Origin header …
+//!    to prevent DNS rebinding", 403 since 2025-11-25). Allowed browser origins also get CORS
+//!    answers, preflights included.
 //! 2. **Authentication** (`mcp::auth`), before looking at the method: mcp-remote probes with an
 //!    unauthenticated GET and must get the 401 challenge, not a 405.
 //! 3. **Method**: POST only; GET (no server-to-client stream is offered) and DELETE (there are no
@@ -34,6 +36,7 @@ use serde_json::Value;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use super::auth::{self, Challenge, Denied};
+use super::catalog::Catalog;
 use super::protocol::{self, Answer, Context, McpHeaders, RpcError, ServerInfo, jsonrpc};
 use crate::app::AppState;
 use crate::urls::{MCP_PATH, Urls};
@@ -71,6 +74,8 @@ pub fn routes(state: AppState) -> Router {
 pub enum Refused {
     #[error("origin {0} may not call this endpoint")]
     Origin(String),
+    #[error("host {0} is not this server")]
+    Host(String),
     #[error("this endpoint accepts POST only: it offers no event stream (GET) and no sessions (DELETE)")]
     MethodNotAllowed,
     #[error("the request body must be application/json")]
@@ -86,7 +91,7 @@ pub enum Refused {
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
         let status = match self {
-            Refused::Origin(_) => StatusCode::FORBIDDEN,
+            Refused::Origin(_) | Refused::Host(_) => StatusCode::FORBIDDEN,
             Refused::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Refused::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Refused::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
@@ -134,6 +139,44 @@ fn check_origin(headers: &HeaderMap, urls: &Urls, allowed: &[String]) -> Result<
             Err(Refused::Origin(text))
         }
     }
+}
+
+/// The host of a `Host` header value or URL authority, lower-cased, without its port.
+fn host_name(authority: &str) -> String {
+    let authority = authority.trim().to_ascii_lowercase();
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().map(|h| format!("[{h}]")).unwrap_or_default();
+    }
+    authority.split(':').next().unwrap_or_default().to_owned()
+}
+
+fn is_loopback(host: &str) -> bool {
+    matches!(host, "localhost" | "[::1]") || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A local server (public URL on a loopback host) is what DNS rebinding targets: a page on
+/// evil.example whose name resolves to 127.0.0.1 reaches it with `Host: evil.example`. So such a
+/// server answers only requests that name a loopback host (any port: a local proxy may front it)
+/// or its public host. Deployed servers sit behind API Gateway, which routes by host already.
+fn check_host(headers: &HeaderMap, urls: &Urls) -> Result<(), Refused> {
+    let public = url::Url::parse(urls.issuer())
+        .ok()
+        .and_then(|u| u.host_str().map(host_name))
+        .unwrap_or_default();
+    if !is_loopback(&public) {
+        return Ok(());
+    }
+    // HTTP/1.1 requires Host; a request without one names no foreign host either.
+    let Some(raw) = headers.get(header::HOST) else {
+        return Ok(());
+    };
+    let text = String::from_utf8_lossy(raw.as_bytes()).into_owned();
+    let host = host_name(&text);
+    if is_loopback(&host) || host == public {
+        return Ok(());
+    }
+    tracing::warn!(event = "mcp_host_refused", host = %text);
+    Err(Refused::Host(text))
 }
 
 /// Which of the two answer forms the client takes (no `Accept` means any).
@@ -239,6 +282,7 @@ async fn mcp(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Refused> {
+    check_host(&headers, &urls)?;
     check_origin(&headers, &urls, &state.config.allowed_origins)?;
     let principal = match auth::authenticate(&state.keys, &urls, &headers, uri.query()).await {
         Ok(p) => p,
@@ -268,6 +312,8 @@ async fn mcp(
         principal,
         store: state.store.clone(),
         server: ServerInfo::new(&state.config.resource_name),
+        catalog: Catalog::for_config(&state.config),
+        keys: state.keys.clone(),
     };
     let answer = protocol::handle(&ctx, &McpHeaders::read(&headers), &bytes).await;
     Ok(respond(answer, accepts, &urls))
@@ -320,6 +366,33 @@ mod tests {
             })
             .collect();
         assert_eq!(events, [progress, result]);
+    }
+
+    #[test]
+    fn a_local_server_answers_only_loopback_or_its_own_host() {
+        let local = Urls::new(&url::Url::parse("http://localhost:3000").unwrap());
+        let host = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::HOST, v.parse().unwrap());
+            h
+        };
+        for ok in ["localhost:3000", "127.0.0.1:9999", "[::1]:80", "LOCALHOST", "127.1.2.3"] {
+            assert_eq!(check_host(&host(ok), &local), Ok(()), "{ok}");
+        }
+        for bad in [
+            "evil.example.com",
+            "evil.example.com:3000",
+            "localhost.evil.example",
+            "10.0.0.1:3000",
+        ] {
+            assert!(check_host(&host(bad), &local).is_err(), "{bad}");
+        }
+        assert_eq!(check_host(&HeaderMap::new(), &local), Ok(()));
+        let deployed = Urls::new(&url::Url::parse("https://mcp.example.com").unwrap());
+        assert_eq!(
+            check_host(&host("abc.execute-api.us-east-1.amazonaws.com"), &deployed),
+            Ok(())
+        );
     }
 
     #[test]

@@ -10,6 +10,11 @@ pub const PARSE_ERROR: i64 = -32700;
 pub const INVALID_REQUEST: i64 = -32600;
 pub const METHOD_NOT_FOUND: i64 = -32601;
 pub const INVALID_PARAMS: i64 = -32602;
+pub const INTERNAL_ERROR: i64 = -32603;
+/// 2025-03-26 to 2025-11-25 server/resources: "Resource not found" (2026-07-28 uses -32602).
+pub const RESOURCE_NOT_FOUND: i64 = -32002;
+/// 2026-07-28: the request needs a client capability its `_meta` did not declare.
+pub const MISSING_CLIENT_CAPABILITY: i64 = -32021;
 /// 2026-07-28: headers disagree with the body, or a required header is missing or malformed.
 pub const HEADER_MISMATCH: i64 = -32020;
 /// 2026-07-28: the requested protocol version is not one this server speaks.
@@ -58,6 +63,36 @@ impl RpcError {
     /// MUST reject it with -32602 (Invalid params). On HTTP, the response status MUST be 400".
     pub fn invalid_meta(message: impl Into<String>) -> Self {
         RpcError::new(INVALID_PARAMS, StatusCode::BAD_REQUEST, message)
+    }
+
+    /// Something on the server's side failed (a store outage, say); the message says what, never
+    /// how.
+    pub fn internal(message: impl Into<String>) -> Self {
+        RpcError::new(INTERNAL_ERROR, StatusCode::OK, message)
+    }
+
+    /// No resource at `uri`: -32002 up to 2025-11-25, -32602 from 2026-07-28 (server/resources
+    /// "Error Handling"), with the URI in `data` either way.
+    pub fn resource_not_found(uri: &str, modern: bool) -> Self {
+        let code = if modern { INVALID_PARAMS } else { RESOURCE_NOT_FOUND };
+        RpcError {
+            data: Some(json!({ "uri": uri })),
+            ..RpcError::new(code, StatusCode::OK, format!("Resource not found: {uri}"))
+        }
+    }
+
+    /// `MissingRequiredClientCapabilityError` (2026-07-28 basic/index): `requiredCapabilities` is a
+    /// `ClientCapabilities` object keyed by each missing capability; on HTTP, status 400.
+    pub fn missing_client_capabilities(capabilities: &[&str]) -> Self {
+        let required: Map<String, Value> = capabilities.iter().map(|c| ((*c).to_owned(), json!({}))).collect();
+        RpcError {
+            data: Some(json!({ "requiredCapabilities": required })),
+            ..RpcError::new(
+                MISSING_CLIENT_CAPABILITY,
+                StatusCode::BAD_REQUEST,
+                format!("Missing required client capability: {}", capabilities.join(", ")),
+            )
+        }
     }
 
     pub fn header_mismatch(message: impl Into<String>) -> Self {

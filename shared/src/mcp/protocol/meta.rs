@@ -10,6 +10,8 @@ use super::jsonrpc::RpcError;
 pub const PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 pub const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 pub const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+/// The least severe log level a 2026-07-28 request wants `notifications/message` for.
+pub const LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
 
 /// The protocol version a request's `params._meta` names, if any.
 pub fn version(params: Option<&Value>) -> Option<&str> {

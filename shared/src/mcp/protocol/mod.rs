@@ -21,7 +21,15 @@
 //! | unknown method | -32601: HTTP 404 under 2026-07-28, an ordinary JSON-RPC error (200) before | 2026-07-28 transports |
 //! | notification, or a response from the client | 202, empty body; a response under 2026-07-28 is 400, -32600 | every transports page; 2026-07-28 "MUST NOT send JSON-RPC responses" |
 //! | result fields | `resultType: "complete"` and `_meta` server identity under 2026-07-28 only | 2026-07-28 basic/index |
-//! | `tools/list`, `server/discover` caching | `ttlMs` and `cacheScope` under 2026-07-28 | 2026-07-28 server/utilities/caching |
+//! | caching hints | `ttlMs` and `cacheScope` on complete results of `server/discover`, `tools/list`, `prompts/list`, `resources/list`, `resources/templates/list` and `resources/read` under 2026-07-28 | 2026-07-28 server/utilities/caching |
+//! | `ping`, `logging/setLevel`, `resources/subscribe`, `resources/unsubscribe` under 2026-07-28 | 404, -32601 | 2026-07-28 changelog (removed with sessions) |
+//! | `logging/setLevel` | `{}` for a known level (a sessionless server cannot keep it: see `mcp::notify`), -32602 otherwise; served only when `logging` is offered | 2025-11-25 server/utilities/logging |
+//! | log messages | at or above the request's `_meta` log level under 2026-07-28, none without one; `info` and above before | 2026-07-28 and 2025-11-25 server/utilities/logging |
+//! | progress | `notifications/progress` with the request's `progressToken`, in the SSE body before the result | basic/utilities/progress |
+//! | unknown resource | -32002 before 2026-07-28, -32602 from it, `data.uri` in both | server/resources "Error Handling" |
+//! | a handler needs input (elicitation, sampling, roots) | `InputRequiredResult` with sealed `requestState` under 2026-07-28; before, a tool result with `isError: true` (tools) or -32602 saying why | 2026-07-28 basic/patterns/mrtr |
+//! | tampered, foreign or expired `requestState`; `inputResponses` not an object of objects | -32602 | 2026-07-28 basic/patterns/mrtr "Server Requirements", "Error Handling" |
+//! | an input request or handler needs an undeclared client capability | 400, `MissingRequiredClientCapabilityError` -32021 | 2026-07-28 basic/index, basic/patterns/mrtr |
 //! | `title`, `structuredContent` | from 2025-06-18 | 2025-06-18 changelog |
 //! | unknown tool, malformed `tools/call` params | -32602 | server/tools "Error Handling" (every revision) |
 //! | tool arguments the tool refuses | -32602 up to 2025-06-18; an `isError` result from 2025-11-25 | server/tools "Error Handling"; 2025-11-25 changelog (SEP-1303) |
@@ -57,7 +65,9 @@ pub use jsonrpc::RpcError;
 pub use methods::{Outcome, ServerInfo};
 pub use version::Revision;
 
+use crate::keys::KeyRing;
 use crate::mcp::auth::Challenge;
+use crate::mcp::catalog::Catalog;
 use crate::mcp::tools::Principal;
 use crate::store::Store;
 
@@ -66,6 +76,10 @@ pub struct Context {
     pub principal: Principal,
     pub store: Store,
     pub server: ServerInfo,
+    /// The tools, resources and prompts this deployment serves.
+    pub catalog: &'static Catalog,
+    /// Signing keys, from which the `requestState` seal is derived (see `mcp::input`).
+    pub keys: KeyRing,
 }
 
 /// The answer to one POST body.
@@ -158,7 +172,7 @@ async fn handle_batch(ctx: &Context, headers: &McpHeaders, revision: Revision, b
     // All or nothing: a batch that asks for a scope the token lacks runs none of its requests.
     for message in &messages {
         if let Ok(jsonrpc::Message::Request { method, params, .. }) = message
-            && let Err(challenge) = methods::authorize(&ctx.principal, method, params.as_ref())
+            && let Err(challenge) = methods::authorize(ctx.catalog, &ctx.principal, method, params.as_ref())
         {
             return Answer::Denied(challenge);
         }
@@ -219,7 +233,7 @@ async fn request(
         ))
         .into();
     }
-    if let Err(challenge) = methods::authorize(&ctx.principal, method, params) {
+    if let Err(challenge) = methods::authorize(ctx.catalog, &ctx.principal, method, params) {
         return Outcome::Denied(challenge);
     }
     let modern = revision.is_modern();
@@ -239,8 +253,17 @@ async fn request(
             notifications: Vec::new(),
         },
         "server/discover" if modern => methods::discover(ctx),
-        "tools/list" => methods::tools_list(ctx, revision, params),
-        "tools/call" => methods::tools_call(ctx, revision, params).await,
+        "tools/list" => methods::tools::list(ctx, revision, params),
+        "tools/call" => methods::tools::call(ctx, revision, params).await,
+        "resources/list" => methods::resources::list(ctx, revision, params),
+        "resources/templates/list" => methods::resources::templates(ctx, revision, params),
+        "resources/read" => methods::resources::read(ctx, revision, params).await,
+        "resources/subscribe" if ctx.catalog.subscribable(revision) => methods::resources::subscribe(ctx, params),
+        "resources/unsubscribe" if ctx.catalog.subscribable(revision) => methods::resources::unsubscribe(ctx, params),
+        "prompts/list" => methods::prompts::list(ctx, revision, params),
+        "prompts/get" => methods::prompts::get(ctx, revision, params).await,
+        "completion/complete" => methods::completion::complete(ctx, params),
+        "logging/setLevel" if !modern && ctx.catalog.logging => methods::logging::set_level(params),
         _ => return RpcError::method_not_found(method, modern).into(),
     };
     match outcome {

@@ -6,14 +6,22 @@
 //! (DESIGN decision 7): `scopes_supported` in both metadata documents, the consent screen's
 //! wording, `tools/list` filtering and the 403 step-up challenge all read it.
 //!
-//! Not for: the MCP protocol (see `mcp::protocol`) or authentication (see `mcp::auth`).
+//! A tool can report progress and log messages through `ctx.notify` (see `mcp::notify`), and ask
+//! the client for input — a form, a sampling, its roots — by answering
+//! `Err(ToolError::NeedsInput(..))` and reading the answers from `ctx.input` when the client
+//! retries (see `mcp::input`).
+//!
+//! Not for: the MCP protocol (see `mcp::protocol`), authentication (see `mcp::auth`), or which
+//! registries a deployment serves (see `mcp::catalog`).
 
 use std::future::Future;
 use std::pin::Pin;
 
 use serde_json::Value;
 
-use crate::store::Store;
+use crate::mcp::input::InputRequired;
+
+pub use crate::mcp::context::RequestContext;
 
 /// Who is calling: the validated access token's subject, client and scopes.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +29,8 @@ pub struct Principal {
     pub user_id: String,
     pub client_id: String,
     pub scopes: Vec<String>,
+    /// The `kid` of the key that signed the access token (it also seals `requestState`).
+    pub key_id: String,
 }
 
 impl Principal {
@@ -30,11 +40,7 @@ impl Principal {
 }
 
 /// What a tool handler receives besides its arguments.
-#[derive(Clone)]
-pub struct ToolContext {
-    pub principal: Principal,
-    pub store: Store,
-}
+pub type ToolContext = RequestContext;
 
 /// A tool's successful answer: MCP content blocks, and optionally structured content.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +77,14 @@ pub enum ToolError {
     /// `isError: true`, which the model can read and act on.
     #[error("{0}")]
     Failed(String),
+    /// The tool needs input from the client first: an `InputRequiredResult` under 2026-07-28; a
+    /// result with `isError: true` explaining why under earlier revisions, which cannot carry it.
+    #[error("the tool needs input from the client")]
+    NeedsInput(InputRequired),
+    /// The tool needs client capabilities the request did not declare:
+    /// `MissingRequiredClientCapabilityError` (-32021) under 2026-07-28.
+    #[error("the tool needs client capabilities: {}", .0.join(", "))]
+    MissingClientCapabilities(Vec<&'static str>),
 }
 
 pub type ToolResult = Result<ToolOutput, ToolError>;
@@ -93,7 +107,8 @@ pub struct Tool {
 pub mod notes;
 pub mod whoami;
 
-/// Every tool this server offers. Add yours here.
+/// Every tool this server offers. Add yours here. (What a deployment serves, and who may see
+/// which tool, is `mcp::catalog`'s.)
 pub fn registry() -> &'static [Tool] {
     static TOOLS: std::sync::LazyLock<Vec<Tool>> = std::sync::LazyLock::new(|| {
         vec![
@@ -105,15 +120,6 @@ pub fn registry() -> &'static [Tool] {
         ]
     });
     &TOOLS
-}
-
-pub fn find(name: &str) -> Option<&'static Tool> {
-    registry().iter().find(|t| t.name == name)
-}
-
-/// The tools a caller may call: those whose own scopes the caller holds.
-pub fn visible(principal: &Principal) -> impl Iterator<Item = &'static Tool> {
-    registry().iter().filter(|t| t.scopes.iter().all(|s| principal.has(s)))
 }
 
 /// Every scope some tool declares, in registry order, without repeats.

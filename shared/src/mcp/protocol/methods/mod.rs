@@ -1,8 +1,19 @@
-//! The methods this server implements, each shaped for the revision it is answered under:
-//! `initialize` and `ping` (2025-03-26 to 2025-11-25), `server/discover` (2026-07-28), and
-//! `tools/list` and `tools/call` (all revisions), plus the scopes each method needs.
+//! The methods this server implements, each shaped for the revision it is answered under, and the
+//! scopes each needs:
+//! - `initialize` and `ping` (2025-03-26 to 2025-11-25), `server/discover` (2026-07-28);
+//! - `tools/*` ([`tools`]), `resources/*` ([`resources`]), `prompts/*` ([`prompts`]),
+//!   `completion/complete` ([`completion`]) and `logging/setLevel` ([`logging`]);
+//! - what the handlers of `tools/call`, `prompts/get` and `resources/read` share ([`run`]): their
+//!   notifications, and multi round-trip input.
 //!
 //! Not for: framing, headers or version selection (see the parent module).
+
+pub mod completion;
+pub mod logging;
+pub mod prompts;
+pub mod resources;
+pub mod run;
+pub mod tools;
 
 use serde_json::{Map, Value, json};
 
@@ -10,7 +21,9 @@ use super::Context;
 use super::jsonrpc::RpcError;
 use super::version::Revision;
 use crate::mcp::auth::{self, Challenge};
-use crate::mcp::tools::{self, Tool, ToolContext, ToolError, ToolOutput};
+use crate::mcp::catalog::Catalog;
+use crate::mcp::resources::{Cache, CacheScope};
+use crate::mcp::tools::Principal;
 use crate::scopes::{TOOLS_EXECUTE, TOOLS_READ};
 
 /// How long a client may reuse a `tools/list` answer (2026-07-28 `ttlMs`). The list changes only
@@ -18,11 +31,17 @@ use crate::scopes::{TOOLS_EXECUTE, TOOLS_READ};
 pub const TOOLS_TTL_MS: u64 = 5 * 60 * 1000;
 /// How long a client may reuse a `server/discover` answer.
 pub const DISCOVER_TTL_MS: u64 = 60 * 60 * 1000;
+/// `prompts/list`, `resources/list` and `resources/templates/list`: static registries, the same
+/// for every caller.
+pub const LIST_CACHE: Cache = Cache {
+    ttl_ms: 5 * 60 * 1000,
+    scope: CacheScope::Public,
+};
 
 /// What a method answered.
 pub enum Outcome {
-    /// A result, and the notifications that must reach the client before it (none yet: the
-    /// mechanism is here for tools that report progress).
+    /// A result, and the notifications that must reach the client before it (progress and log
+    /// messages a handler sent while it ran).
     Result {
         result: Value,
         notifications: Vec<Value>,
@@ -44,6 +63,15 @@ impl Outcome {
 impl From<RpcError> for Outcome {
     fn from(e: RpcError) -> Self {
         Outcome::Error(e)
+    }
+}
+
+impl From<Result<Value, RpcError>> for Outcome {
+    fn from(r: Result<Value, RpcError>) -> Self {
+        match r {
+            Ok(result) => Outcome::result(result),
+            Err(e) => Outcome::Error(e),
+        }
     }
 }
 
@@ -79,15 +107,16 @@ impl ServerInfo {
     }
 }
 
-/// What the server offers. Tools only; the list changes only with a deployment.
-fn capabilities() -> Value {
-    json!({"tools": {"listChanged": false}})
-}
-
 /// The scopes a request needs beyond a valid token (DESIGN decision 7): `mcp:tools:read` lists
 /// tools; `mcp:tools:execute` and the tool's own scopes run one. Everything else (`initialize`,
-/// `ping`, `server/discover`, unknown methods) needs only the token.
-pub fn authorize(principal: &tools::Principal, method: &str, params: Option<&Value>) -> Result<(), Challenge> {
+/// `ping`, `server/discover`, resources, prompts, completion, logging, unknown methods) needs only
+/// the token.
+pub fn authorize(
+    catalog: &Catalog,
+    principal: &Principal,
+    method: &str,
+    params: Option<&Value>,
+) -> Result<(), Challenge> {
     match method {
         "tools/list" => auth::require(principal, &[TOOLS_READ]),
         "tools/call" => {
@@ -95,7 +124,7 @@ pub fn authorize(principal: &tools::Principal, method: &str, params: Option<&Val
             match params
                 .and_then(|p| p.get("name"))
                 .and_then(Value::as_str)
-                .and_then(tools::find)
+                .and_then(|name| catalog.tool(name))
             {
                 Some(tool) => {
                     let needed: Vec<&str> = std::iter::once(TOOLS_EXECUTE)
@@ -118,7 +147,7 @@ pub fn initialize(ctx: &Context, params: Option<&Value>) -> Outcome {
     let revision = Revision::negotiate(requested);
     Outcome::result(json!({
         "protocolVersion": revision.as_str(),
-        "capabilities": capabilities(),
+        "capabilities": ctx.catalog.capabilities(revision),
         "serverInfo": ctx.server.implementation(revision),
         "instructions": ctx.server.instructions,
     }))
@@ -129,7 +158,7 @@ pub fn initialize(ctx: &Context, params: Option<&Value>) -> Outcome {
 pub fn discover(ctx: &Context) -> Outcome {
     Outcome::result(json!({
         "supportedVersions": Revision::supported(),
-        "capabilities": capabilities(),
+        "capabilities": ctx.catalog.capabilities(Revision::V2026_07_28),
         "instructions": ctx.server.instructions,
         "ttlMs": DISCOVER_TTL_MS,
         "cacheScope": "public",
@@ -137,7 +166,7 @@ pub fn discover(ctx: &Context) -> Outcome {
 }
 
 /// `params` as an object, or -32602.
-fn object<'a>(params: Option<&'a Value>, method: &str) -> Result<Option<&'a Map<String, Value>>, RpcError> {
+pub(crate) fn object<'a>(params: Option<&'a Value>, method: &str) -> Result<Option<&'a Map<String, Value>>, RpcError> {
     match params {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(map)) => Ok(Some(map)),
@@ -145,90 +174,29 @@ fn object<'a>(params: Option<&'a Value>, method: &str) -> Result<Option<&'a Map<
     }
 }
 
-fn tool_entry(tool: &Tool, revision: Revision) -> Value {
-    let mut entry = Map::new();
-    entry.insert("name".into(), tool.name.into());
-    if revision.has_titles_and_structured_content() {
-        entry.insert("title".into(), tool.title.into());
-    }
-    entry.insert("description".into(), tool.description.into());
-    entry.insert("inputSchema".into(), (tool.input_schema)());
-    let annotations = (tool.annotations)();
-    if annotations.as_object().is_some_and(|a| !a.is_empty()) {
-        entry.insert("annotations".into(), annotations);
-    }
-    Value::Object(entry)
-}
-
-/// `tools/list`: the tools whose scopes the caller holds, in registry order (2026-07-28 asks for
-/// a deterministic order). The list depends on the token, so only that caller may cache it
-/// (`cacheScope: "private"`). No store call: the registry is static.
-pub fn tools_list(ctx: &Context, revision: Revision, params: Option<&Value>) -> Outcome {
-    let params = match object(params, "tools/list") {
-        Ok(p) => p,
-        Err(e) => return e.into(),
-    };
-    // This server never hands out a cursor, so any cursor is an invalid one.
+/// -32602 for a cursor: this server never hands one out, so every cursor is an invalid one.
+pub(crate) fn no_cursor(params: Option<&Map<String, Value>>, method: &str) -> Result<(), RpcError> {
     if params.is_some_and(|p| p.get("cursor").is_some_and(|c| !c.is_null())) {
-        return RpcError::invalid_params("invalid cursor: tools/list has a single page").into();
+        return Err(RpcError::invalid_params(format!(
+            "invalid cursor: {method} has a single page"
+        )));
     }
-    let tools: Vec<Value> = tools::visible(&ctx.principal)
-        .map(|t| tool_entry(t, revision))
-        .collect();
-    let mut result = json!({ "tools": tools });
-    if revision.is_modern() {
-        result["ttlMs"] = TOOLS_TTL_MS.into();
-        result["cacheScope"] = "private".into();
-    }
-    Outcome::result(result)
+    Ok(())
 }
 
-fn call_result(output: ToolOutput, is_error: bool, revision: Revision) -> Value {
-    let mut result = json!({ "content": output.content, "isError": is_error });
-    if let Some(structured) = output
-        .structured
-        .filter(|_| revision.has_titles_and_structured_content())
-    {
-        result["structuredContent"] = structured;
+/// Adds 2026-07-28 caching hints to a complete result (server/utilities/caching: cacheable
+/// operations "MUST include caching hints"); earlier revisions have no such fields.
+pub(crate) fn with_cache(mut result: Value, revision: Revision, cache: Cache) -> Value {
+    if revision.is_modern() {
+        result["ttlMs"] = cache.ttl_ms.into();
+        result["cacheScope"] = cache.scope.as_str().into();
     }
     result
 }
 
-/// `tools/call`: an unknown tool or malformed params are protocol errors (-32602); a tool's own
-/// failure is a result with `isError: true`, which the model can read and act on.
-pub async fn tools_call(ctx: &Context, revision: Revision, params: Option<&Value>) -> Outcome {
-    let params = match object(params, "tools/call") {
-        Ok(Some(p)) => p,
-        Ok(None) => return RpcError::invalid_params("tools/call needs params with a tool name").into(),
-        Err(e) => return e.into(),
-    };
-    let Some(name) = params.get("name").and_then(Value::as_str) else {
-        return RpcError::invalid_params("tools/call needs params.name, a string").into();
-    };
-    let arguments = match params.get("arguments") {
-        None | Some(Value::Null) => Value::Null,
-        Some(args @ Value::Object(_)) => args.clone(),
-        Some(_) => return RpcError::invalid_params("tools/call params.arguments must be an object").into(),
-    };
-    let Some(tool) = tools::find(name) else {
-        return RpcError::invalid_params(format!("Unknown tool: {name}")).into();
-    };
-    let tool_ctx = ToolContext {
-        principal: ctx.principal.clone(),
-        store: ctx.store.clone(),
-    };
-    let result = match (tool.call)(tool_ctx, arguments).await {
-        Ok(output) => call_result(output, false, revision),
-        Err(ToolError::InvalidArguments(why)) if !revision.invalid_arguments_are_tool_errors() => {
-            return RpcError::invalid_params(format!("Invalid arguments for tool {name}: {why}")).into();
-        }
-        Err(ToolError::InvalidArguments(why)) => call_result(
-            ToolOutput::text(format!("Invalid arguments for tool {name}: {why}")),
-            true,
-            revision,
-        ),
-        Err(ToolError::Failed(why)) => call_result(ToolOutput::text(why), true, revision),
-    };
-    tracing::debug!(event = "mcp_tool_called", tool = name, user_id = %ctx.principal.user_id);
-    Outcome::result(result)
+/// Adds a display `title` to a list entry under revisions that have them (2025-06-18 on).
+pub(crate) fn title(entry: &mut Map<String, Value>, revision: Revision, title: &str) {
+    if revision.has_titles_and_structured_content() {
+        entry.insert("title".into(), title.into());
+    }
 }
