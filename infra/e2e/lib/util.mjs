@@ -41,3 +41,18 @@ export async function screenshotPath(name) {
   await mkdir(dir, { recursive: true });
   return join(dir, name);
 }
+
+/**
+ * Ask `check()` every `intervalMs` until it returns something truthy, and return that; fail
+ * naming `what` once `timeoutMs` has passed. For conditions that only the server can tell (has
+ * it stopped accepting a token yet?), where no event announces the moment.
+ */
+export async function pollUntil(check, { timeoutMs, intervalMs = 500, what }) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

@@ -10,6 +10,7 @@ import { launchBrowser, newContext, onNewPage } from '../lib/browser.mjs';
 import { startCallbackServer } from '../lib/client.mjs';
 import { startDevServer } from '../lib/devserver.mjs';
 import { authorizationRequest, exchangeCode, registerPublicClient } from '../lib/oauth.mjs';
+import { submitForm } from '../lib/pages.mjs';
 import { screenshotPath } from '../lib/util.mjs';
 
 const SCOPE = 'mcp:tools:read mcp:tools:execute profile:read';
@@ -29,21 +30,6 @@ function recordNavigations(page) {
   };
   page.on('request', onRequest);
   return { urls, stop: () => page.off('request', onRequest) };
-}
-
-/**
- * Click `selector`, a submit button of a plain HTML form that posts back to a page (no redirect),
- * and wait until the answer is the page's new, loaded document. Returns that POST's response.
- */
-async function submitForm(page, selector) {
-  const posted = page.waitForResponse(
-    (r) => r.request().isNavigationRequest() && r.request().method() === 'POST' && r.frame() === page.mainFrame(),
-  );
-  const committed = page.waitForEvent('framenavigated', (f) => f === page.mainFrame());
-  await page.click(selector);
-  const [response] = await Promise.all([posted, committed]);
-  await page.waitForLoadState('load');
-  return response;
 }
 
 const isCallback = (client) => (url) => url.origin === client.origin && url.pathname === '/callback';
