@@ -12,7 +12,7 @@
 // `N passed, N failed`. Exits 1 when anything failed.
 
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -79,7 +79,10 @@ function report(label, scored, run, notScored = []) {
     count[v]++;
     if (v === 'failed') problems.push(`    ✗ ${scenario}`);
     if (v === 'stale') problems.push(`    ✗ ${scenario}: listed as an expected failure, but passes`);
-    if (v === 'expected') problems.push(`    ~ ${scenario} (expected failure)`);
+    if (v === 'expected') {
+      const only = expected.checks.get(scenario);
+      problems.push(`    ~ ${scenario} (expected failure${only ? `: ${[...only].join(', ')}` : ''})`);
+    }
   }
   const failed = count.failed + count.stale + count.missing;
   lines.push(
@@ -90,7 +93,14 @@ function report(label, scored, run, notScored = []) {
   lines.push(...problems);
   const unscored = notScored.filter((s) => run.has(s));
   if (unscored.length > 0) {
-    const note = unscored.map((s) => `${s} ${verdict(s, run.get(s)) === 'passed' ? 'passes' : 'fails'}`);
+    const outcome = (s) => {
+      const checks = run.get(s);
+      const v = verdict(s, checks);
+      if (v === 'expected') return 'fails, as expected';
+      if (v !== 'passed') return 'fails';
+      return checks.some((c) => c.status === 'SUCCESS') ? 'passes' : 'not applicable';
+    };
+    const note = unscored.map((s) => `${s} ${outcome(s)}`);
     lines.push(`    not scored for this revision (run for information): ${note.join('; ')}`);
   }
   total.passed += count.passed;
@@ -107,7 +117,7 @@ const authorization = results(join(values.results, 'authorization'), 'authorizat
 report('authorization server', ['authorization-server-metadata-endpoint', 'authorization-code-grant'], authorization);
 
 if (total.expected > 0) {
-  lines.push(`expected failures (listed in ${values['expected-failures']}): ${total.expected}`);
+  lines.push(`expected failures (listed in ${relative(process.cwd(), values['expected-failures'])}): ${total.expected}`);
 }
 // The plain line CI reads comes last.
 lines.push(`${total.passed} passed, ${total.failed} failed`);
