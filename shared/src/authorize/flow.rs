@@ -43,6 +43,31 @@ pub(super) struct Ctx {
 }
 
 impl Ctx {
+    /// Starts a step: reads the client and session (one store call), then identifies the client
+    /// and validates the request. The error is the response to send: an error page before the
+    /// client and `redirect_uri` are verified, a redirect after.
+    pub(super) async fn open(
+        state: AppState,
+        urls: Urls,
+        params: Params,
+        headers: HeaderMap,
+        from_post: bool,
+    ) -> Result<(Ctx, Client, AuthorizeRequest, Option<SignedIn>), Box<Response>> {
+        let ctx = Ctx {
+            state,
+            urls,
+            params,
+            headers,
+            set_cookies: Vec::new(),
+            from_post,
+        };
+        let (client, session) = lookup(&ctx.state, &ctx.params, &ctx.headers)
+            .await
+            .map_err(|e| Box::new(failure_page(e)))?;
+        let (client, req) = understand(&ctx, client.as_ref())?;
+        Ok((ctx, client, req, session))
+    }
+
     pub(super) fn redirect_status(&self) -> StatusCode {
         if self.from_post {
             StatusCode::SEE_OTHER
@@ -100,7 +125,7 @@ pub(super) fn failure_page(e: ApiError) -> Response {
 }
 
 /// Reads the client and the session in one store call.
-pub(super) async fn lookup(
+async fn lookup(
     state: &AppState,
     params: &Params,
     headers: &HeaderMap,
@@ -149,7 +174,7 @@ pub(super) async fn lookup(
 }
 
 /// Identifies the client and validates the request; the error is the response to send.
-pub(super) fn understand(ctx: &Ctx, client: Option<&Client>) -> Result<(Client, AuthorizeRequest), Box<Response>> {
+fn understand(ctx: &Ctx, client: Option<&Client>) -> Result<(Client, AuthorizeRequest), Box<Response>> {
     let redirect_uri = request::identify(&ctx.params, client).map_err(|PageError { title, message }| {
         Box::new(ctx.finish(error_page(StatusCode::BAD_REQUEST, title, &message)))
     })?;
@@ -334,20 +359,8 @@ async fn authorize_get(
             );
         }
     };
-    let mut ctx = Ctx {
-        state,
-        urls,
-        params,
-        headers,
-        set_cookies: Vec::new(),
-        from_post: false,
-    };
-    let (client, session) = match lookup(&ctx.state, &ctx.params, &ctx.headers).await {
-        Ok(found) => found,
-        Err(e) => return failure_page(e),
-    };
-    let (client, req) = match understand(&ctx, client.as_ref()) {
-        Ok(ok) => ok,
+    let (mut ctx, client, req, session) = match Ctx::open(state, urls, params, headers, false).await {
+        Ok(opened) => opened,
         Err(res) => return *res,
     };
     // prompt=login asks for a fresh sign-in even when a session exists.
@@ -402,20 +415,8 @@ async fn authorize_post(State(state): State<AppState>, urls: Urls, ClientIp(ip):
         Ok(ok) => ok,
         Err(res) => return res,
     };
-    let mut ctx = Ctx {
-        state,
-        urls,
-        params,
-        headers,
-        set_cookies: Vec::new(),
-        from_post: true,
-    };
-    let (client, session) = match lookup(&ctx.state, &ctx.params, &ctx.headers).await {
-        Ok(found) => found,
-        Err(e) => return failure_page(e),
-    };
-    let (client, req) = match understand(&ctx, client.as_ref()) {
-        Ok(ok) => ok,
+    let (mut ctx, client, req, session) = match Ctx::open(state, urls, params, headers, true).await {
+        Ok(opened) => opened,
         Err(res) => return *res,
     };
     let email = ctx.params.get("email").unwrap_or_default().to_owned();

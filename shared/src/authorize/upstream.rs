@@ -16,7 +16,7 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use super::flow::{Ctx, cookie, error_page, failure_page, lookup, signed_in, understand};
+use super::flow::{Ctx, cookie, error_page, failure_page, signed_in};
 use super::request;
 use crate::accounts::users;
 use crate::app::AppState;
@@ -309,17 +309,11 @@ pub async fn callback(
         Err(e) => return failure_page(e.into()),
     };
     tracing::info!(event = "upstream_sign_in_succeeded", provider = %provider.id, user_id = %user.id);
-    resume(state, urls, headers, params, &user.id).await
+    resume(state, urls, params, &user.id).await
 }
 
 /// Carries on with the MCP authorization request as if the user had just signed in on our page.
-async fn resume(
-    state: AppState,
-    urls: Urls,
-    headers: HeaderMap,
-    params: Vec<(String, String)>,
-    user_id: &str,
-) -> Response {
+async fn resume(state: AppState, urls: Urls, params: Vec<(String, String)>, user_id: &str) -> Response {
     let encoded = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(&params)
         .finish();
@@ -327,26 +321,15 @@ async fn resume(
         Ok(p) => p,
         Err(e) => return failure_page(e),
     };
-    let mut ctx = Ctx {
-        state,
-        urls,
-        params,
-        headers,
-        set_cookies: Vec::new(),
-        from_post: false,
+    // The session cookie, if any, is ignored: whoever signed in upstream is who signs in now.
+    let (mut ctx, client, req, _) = match Ctx::open(state, urls, params, HeaderMap::new(), false).await {
+        Ok(opened) => opened,
+        Err(res) => return *res,
     };
     // The binding cookie has done its work.
     ctx.set_cookies.push(format!(
         "{BINDING_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"
     ));
-    let client = match lookup(&ctx.state, &ctx.params, &HeaderMap::new()).await {
-        Ok((client, _)) => client,
-        Err(e) => return failure_page(e),
-    };
-    let (client, req) = match understand(&ctx, client.as_ref()) {
-        Ok(ok) => ok,
-        Err(res) => return *res,
-    };
     signed_in(&mut ctx, &client, &req, user_id)
         .await
         .unwrap_or_else(|e: ApiError| failure_page(e))
