@@ -22,7 +22,7 @@
 //! | notification, or a response from the client | 202, empty body; a response under 2026-07-28 is 400, -32600 | every transports page; 2026-07-28 "MUST NOT send JSON-RPC responses" |
 //! | result fields | `resultType: "complete"` and `_meta` server identity under 2026-07-28 only | 2026-07-28 basic/index |
 //! | caching hints | `ttlMs` and `cacheScope` on complete results of `server/discover`, `tools/list`, `prompts/list`, `resources/list`, `resources/templates/list` and `resources/read` under 2026-07-28 | 2026-07-28 server/utilities/caching |
-//! | `ping`, `logging/setLevel`, `resources/subscribe`, `resources/unsubscribe` under 2026-07-28 | 404, -32601 | 2026-07-28 changelog (removed with sessions) |
+//! | `logging/setLevel`, `resources/subscribe`, `resources/unsubscribe` under 2026-07-28 | 404, -32601 | 2026-07-28 changelog (removed with sessions) |
 //! | `logging/setLevel` | `{}` for a known level (a sessionless server cannot keep it: see `mcp::notify`), -32602 otherwise; served only when `logging` is offered | 2025-11-25 server/utilities/logging |
 //! | log messages | at or above the request's `_meta` log level under 2026-07-28, none without one; `info` and above before | 2026-07-28 and 2025-11-25 server/utilities/logging |
 //! | progress | `notifications/progress` with the request's `progressToken`, in the SSE body before the result | basic/utilities/progress |
