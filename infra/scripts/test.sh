@@ -137,7 +137,7 @@ fi
 ((test_rc == 0)) || exit "$test_rc"
 moto_stop
 
-step e2e "end-to-end tests: dev server in headless Chromium (node --test infra/e2e/tests)"
+step e2e "end-to-end tests: browser (headless Chromium), MCP SDKs (TypeScript, Python), upstream OIDC (node --test infra/e2e/tests)"
 # The tests start the dev server binary (target/debug/devserver) themselves, so build it first:
 # cargo test builds it only while some integration test needs it. The same package, target and
 # feature selection as `cargo test --workspace` (tests included) makes this a no-op after it,
