@@ -124,10 +124,12 @@ impl Config {
         };
 
         let public_url = match get("PUBLIC_URL") {
-            Some(v) => Some(parse_public_url(&v).ok_or_else(|| {
+            // An origin only: the endpoints live at fixed root paths (`/.well-known/…`, `/mcp`), and
+            // RFC 9728 would put a path-prefixed resource's metadata at another URL than ours.
+            Some(v) => Some(parse_public_url(&v).filter(|u| u.path() == "/").ok_or_else(|| {
                 err(
                     "PUBLIC_URL",
-                    "an http(s) URL with no query or fragment, e.g. https://mcp.example.com",
+                    "an http(s) origin with no path, query or fragment, e.g. https://mcp.example.com",
                     &v,
                 )
             })?),
@@ -276,6 +278,7 @@ mod tests {
         assert!(e.to_string().contains("duration"), "{e}");
         assert_eq!(with(&[("PUBLIC_URL", "ftp://x")]).unwrap_err().var, "PUBLIC_URL");
         assert_eq!(with(&[("PUBLIC_URL", "https://x/?a=b")]).unwrap_err().var, "PUBLIC_URL");
+        assert_eq!(with(&[("PUBLIC_URL", "https://x/prod")]).unwrap_err().var, "PUBLIC_URL");
         assert_eq!(with(&[("STORE", "postgres")]).unwrap_err().var, "STORE");
         assert_eq!(
             with(&[("ALLOWED_ORIGINS", "https://a.example/path")]).unwrap_err().var,
