@@ -27,7 +27,7 @@ if [[ ! -x $LAMBDA_VENV/bin/cargo-lambda || "$(cat "$stamp" 2>/dev/null)" != "$w
 fi
 rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 export PATH="$LAMBDA_VENV/bin:$PATH"
-info "$(cargo-lambda --version)"
+info "$(cargo lambda --version)"
 
 if (($#)); then
     functions=("$@")
