@@ -94,7 +94,7 @@ async fn both_protected_resource_paths_serve_the_same_document() {
 async fn authorization_server_issuer_is_exactly_the_configured_url() {
     for (public_url, issuer) in [
         ("https://mcp.example.com/", "https://mcp.example.com"),
-        ("https://example.com/tenant", "https://example.com/tenant"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
     ] {
         let doc = fetch(&[("PUBLIC_URL", public_url)], AS_METADATA).await.json();
         assert_eq!(doc["issuer"], issuer, "PUBLIC_URL={public_url}");
