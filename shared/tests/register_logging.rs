@@ -4,31 +4,15 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use common::{config_with, post_json, send};
 use http::StatusCode;
 use mcp_oauth::app::{AppState, function};
 use mcp_oauth::register;
 use serde_json::{Value, json};
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn registration_logs_a_client_registered_event_without_the_secret() {
-    let logs = Captured::default();
+    let logs = common::Captured::default();
     let sink = logs.clone();
     let subscriber = tracing_subscriber::fmt()
         .json()
