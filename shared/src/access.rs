@@ -34,6 +34,16 @@ const AUTHORIZE: Access = &[
     (Table::Consents, Op::Get),
     (Table::Consents, Op::Put),
     (Table::Codes, Op::Create),
+    // Password changes and a verified identity taking an unverified account's email.
+    (Table::Users, Op::CompareAndSwap),
+    // A password reset ends every session of its user.
+    (Table::Sessions, Op::QueryByOwner),
+    // Verification codes, reset links, invites.
+    (Table::Tickets, Op::Put),
+    (Table::Tickets, Op::Get),
+    (Table::Tickets, Op::CompareAndSwap),
+    (Table::Tickets, Op::Consume),
+    (Table::Tickets, Op::Create),
 ];
 
 const TOKEN: Access = &[
@@ -75,6 +85,16 @@ pub fn of(function: &str) -> Option<Access> {
         "McpFunction" => MCP,
         _ => return None,
     })
+}
+
+/// Actions on services other than DynamoDB that a function's code calls: each must appear in its
+/// policy, and nothing else may.
+pub fn service_actions(function: &str) -> &'static [&'static str] {
+    match function {
+        // Verification codes and reset links (`crate::mail::Ses`), on the sender identity only.
+        "AuthorizeFunction" => &["ses:SendEmail"],
+        _ => &[],
+    }
 }
 
 /// The DynamoDB actions an operation performs, and the index it uses if any.

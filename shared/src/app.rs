@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::config::{Config, StoreConfig};
+use crate::config::{Config, MailConfig, StoreConfig};
 use crate::keys::KeyRing;
+use crate::mail::{Disabled, Outbox, Ses, SharedMailer};
 use crate::store::dynamo::DynamoStore;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::{Store, StoreError};
@@ -15,6 +16,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
     pub keys: KeyRing,
+    /// Sends verification codes and reset links.
+    pub mailer: SharedMailer,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -26,8 +29,19 @@ pub enum StartError {
 }
 
 impl AppState {
-    /// Wires configuration and a store together.
+    /// Wires configuration and a store together, with the outbox as mailer unless SES is
+    /// configured, in which case use [`AppState::from_config`] (SES needs an async client).
     pub fn new(config: Config, store: Store) -> Self {
+        let mailer: SharedMailer = match &config.mail {
+            MailConfig::Outbox { dir, .. } => Arc::new(Outbox::new(dir.clone(), !config.json_logs)),
+            // SES needs an async client: `from_config` connects it; here nothing is mailed.
+            MailConfig::Ses { .. } | MailConfig::Disabled => Arc::new(Disabled),
+        };
+        Self::with_mailer(config, store, mailer)
+    }
+
+    /// Wires configuration, a store and a mailer together.
+    pub fn with_mailer(config: Config, store: Store, mailer: SharedMailer) -> Self {
         let keys = KeyRing::new(
             store.clone(),
             config.lifetimes.key_rotation,
@@ -37,6 +51,7 @@ impl AppState {
             config: Arc::new(config),
             store,
             keys,
+            mailer,
         }
     }
 
@@ -49,7 +64,12 @@ impl AppState {
                 Store::new(DynamoStore::connect(endpoint.as_deref(), prefix, clock).await)
             }
         };
-        Ok(AppState::new(config, store))
+        let mailer: SharedMailer = match &config.mail {
+            MailConfig::Ses { from, endpoint } => Arc::new(Ses::connect(from, endpoint.as_deref()).await),
+            MailConfig::Outbox { dir, .. } => Arc::new(Outbox::new(dir.clone(), !config.json_logs)),
+            MailConfig::Disabled => Arc::new(Disabled),
+        };
+        Ok(AppState::with_mailer(config, store, mailer))
     }
 }
 

@@ -62,6 +62,31 @@ pub struct Config {
     pub conformance_fixtures: bool,
     /// Accept client metadata documents served over http from loopback (local development).
     pub cimd_allow_loopback: bool,
+    /// Where verification codes and reset links are mailed.
+    pub mail: MailConfig,
+    /// Who may create an account (see `crate::accounts::policy`).
+    pub signup: crate::accounts::policy::SignupPolicy,
+}
+
+/// Which mailer sends verification codes and reset links (see `crate::mail`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MailConfig {
+    /// Files in a local folder, echoed to the console (refused in Lambda).
+    Outbox { dir: PathBuf, from: String },
+    /// Amazon SES from a verified sender identity; `endpoint` points at an emulator.
+    Ses { from: String, endpoint: Option<String> },
+    /// No mail (functions that never send any).
+    Disabled,
+}
+
+impl MailConfig {
+    /// The sender address messages carry.
+    pub fn from(&self) -> &str {
+        match self {
+            MailConfig::Outbox { from, .. } | MailConfig::Ses { from, .. } => from,
+            MailConfig::Disabled => "",
+        }
+    }
 }
 
 const DURATION: &str = "a duration in seconds, or with a unit: 90, 90s, 15m, 12h, 30d";
@@ -238,6 +263,44 @@ impl Config {
             }
         };
 
+        let mail = match get("MAIL").as_deref() {
+            Some("outbox") if in_lambda => {
+                return Err(err(
+                    "MAIL",
+                    "ses in Lambda (an outbox folder on a Lambda's disk reaches nobody)",
+                    "outbox",
+                ));
+            }
+            Some("none") => MailConfig::Disabled,
+            Some("outbox") | None if !in_lambda => MailConfig::Outbox {
+                dir: get("OUTBOX_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from(".data/outbox")),
+                from: get("MAIL_FROM").unwrap_or_else(|| "no-reply@localhost".to_owned()),
+            },
+            Some("ses") | None => {
+                let from = get("MAIL_FROM")
+                    .filter(|f| crate::accounts::users::normalize_email(f).is_ok() || f.contains('<'))
+                    .ok_or_else(|| {
+                        err(
+                            "MAIL_FROM",
+                            "the sender address of an SES verified identity, e.g. no-reply@mcp.example.com",
+                            &get("MAIL_FROM").unwrap_or_default(),
+                        )
+                    })?;
+                let endpoint = match get("SES_ENDPOINT") {
+                    Some(v) if parse_public_url(&v).is_none() => {
+                        return Err(err("SES_ENDPOINT", "an http(s) URL such as http://127.0.0.1:5000", &v));
+                    }
+                    other => other,
+                };
+                MailConfig::Ses { from, endpoint }
+            }
+            Some(other) => return Err(err("MAIL", "outbox, ses or none", other)),
+        };
+
+        let signup = crate::accounts::policy::SignupPolicy::from_lookup(&get)?;
+
         Ok(Config {
             public_url,
             store,
@@ -249,6 +312,8 @@ impl Config {
             providers: crate::upstream::config::from_lookup(&get)?,
             conformance_fixtures,
             cimd_allow_loopback,
+            mail,
+            signup,
         })
     }
 }
@@ -294,7 +359,22 @@ mod tests {
     fn lambda_refuses_the_embedded_store_and_may_omit_the_public_url() {
         let e = with(&[("AWS_LAMBDA_FUNCTION_NAME", "f")]).unwrap_err();
         assert_eq!(e.var, "STORE");
-        let c = with(&[("AWS_LAMBDA_FUNCTION_NAME", "f"), ("STORE", "dynamodb")]).unwrap();
+        let e = with(&[("AWS_LAMBDA_FUNCTION_NAME", "f"), ("STORE", "dynamodb")]).unwrap_err();
+        assert_eq!(e.var, "MAIL_FROM", "SES needs a sender in Lambda");
+        let e = with(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "f"),
+            ("STORE", "dynamodb"),
+            ("MAIL", "outbox"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.var, "MAIL");
+        let c = with(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "f"),
+            ("STORE", "dynamodb"),
+            ("MAIL_FROM", "no-reply@mcp.example.com"),
+        ])
+        .unwrap();
+        assert!(matches!(c.mail, MailConfig::Ses { .. }));
         assert_eq!(c.public_url, None);
         assert!(c.json_logs);
     }

@@ -222,13 +222,14 @@ async fn session_cookie_is_host_prefixed_secure_httponly_and_lax() {
     let mut browser = h.browser();
     let login = browser.get(&Harness::authorize_url(&client, &[])).await;
     let signup = browser.submit(&login, "show_signup", &[]).await;
-    let consent = browser
+    let verify = browser
         .submit(
             &signup,
             "signup",
             &[("email", "cookie@example.com"), ("password", PASSWORD)],
         )
         .await;
+    let consent = h.enter_code(&mut browser, &verify, "cookie@example.com").await;
     let set = consent
         .headers
         .get_all("set-cookie")
@@ -356,13 +357,14 @@ async fn deny_redirects_with_access_denied() {
     let mut browser = h.browser();
     let login = browser.get(&Harness::authorize_url(&client, &[])).await;
     let signup = browser.submit(&login, "show_signup", &[]).await;
-    let consent = browser
+    let verify = browser
         .submit(
             &signup,
             "signup",
             &[("email", "deny@example.com"), ("password", PASSWORD)],
         )
         .await;
+    let consent = h.enter_code(&mut browser, &verify, "deny@example.com").await;
     let reply = browser.submit(&consent, "deny", &[]).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
     let params = redirect_params(&reply);
@@ -377,13 +379,14 @@ async fn consent_with_missing_or_wrong_csrf_token_is_refused() {
     let mut browser = h.browser();
     let login = browser.get(&Harness::authorize_url(&client, &[])).await;
     let signup = browser.submit(&login, "show_signup", &[]).await;
-    let consent = browser
+    let verify = browser
         .submit(
             &signup,
             "signup",
             &[("email", "csrf@example.com"), ("password", PASSWORD)],
         )
         .await;
+    let consent = h.enter_code(&mut browser, &verify, "csrf@example.com").await;
     for bad in ["", "forged"] {
         let reply = browser.submit(&consent, "approve", &[("csrf", bad)]).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "csrf {bad:?}: {}", reply.text());
@@ -407,13 +410,14 @@ async fn consent_token_from_another_session_is_refused() {
     let mut mallory = h.browser();
     let login = mallory.get(&Harness::authorize_url(&client, &[])).await;
     let signup = mallory.submit(&login, "show_signup", &[]).await;
-    let mallorys_consent = mallory
+    let verify = mallory
         .submit(
             &signup,
             "signup",
             &[("email", "mallory@example.com"), ("password", PASSWORD)],
         )
         .await;
+    let mallorys_consent = h.enter_code(&mut mallory, &verify, "mallory@example.com").await;
     let mut victim = signed_up(&h, &client, "victim@example.com").await;
     let reply = victim.submit(&mallorys_consent, "approve", &[]).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);

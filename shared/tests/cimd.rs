@@ -102,13 +102,14 @@ async fn the_consent_page_names_the_documents_host() {
     let mut browser = h.browser();
     let login = browser.get(&Harness::authorize_url(&c, &[])).await;
     let signup = browser.submit(&login, "show_signup", &[]).await;
-    let consent = browser
+    let verify = browser
         .submit(
             &signup,
             "signup",
             &[("email", "host@example.com"), ("password", common::oauth::PASSWORD)],
         )
         .await;
+    let consent = h.enter_code(&mut browser, &verify, "host@example.com").await;
     assert!(consent.text().contains("Doc Client (127.0.0.1)"), "{}", consent.text());
 }
 

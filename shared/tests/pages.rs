@@ -216,7 +216,7 @@ fn every_form_posts_to_the_given_action_with_the_hidden_fields_and_csrf() {
         (
             login(&login_page(&[("github", "GitHub")])).into_string(),
             "csrf-login",
-            3,
+            4,
         ),
         (signup(&signup_page()).into_string(), "csrf-signup", 2),
     ];

@@ -170,7 +170,7 @@ async fn the_same_upstream_identity_lands_on_the_same_user() {
 }
 
 #[tokio::test]
-async fn a_verified_email_links_to_the_existing_password_account() {
+async fn a_verified_email_links_to_the_existing_verified_password_account() {
     let w = world().await;
     let mut local = w.h.browser();
     w.h.sign_up_and_approve(&mut local, &w.client, "finn@acme.example", &[])

@@ -27,6 +27,11 @@ pub struct Session {
     /// When the user last proved who they are (entered a password), for `max_age` and
     /// `prompt=login`.
     pub auth_time: i64,
+    /// Set on every session made since sessions are only made for accounts whose email (or
+    /// upstream identity) is verified; a session from before reads false and counts as signed
+    /// out, so its user proves their address first.
+    #[serde(default)]
+    pub verified: bool,
 }
 
 /// The per-session secret from which the authorize module derives CSRF tokens. Derived from the
@@ -50,9 +55,12 @@ pub async fn create(store: &Store, user_id: &str, ttl: i64) -> StoreResult<(Stri
         user_id: user_id.to_owned(),
         created_at: now,
         auth_time: now,
+        verified: true,
     };
     let mut item = typed::item(key(&value), &session)?;
     item.expires_at = Some(now + ttl);
+    // The owner lets a reset or "sign out everywhere" find every session of the user.
+    item.owner = Some(user_id.to_owned());
     store.put(Table::Sessions, item).await?;
     Ok((value, session))
 }
@@ -68,6 +76,18 @@ pub async fn get(store: &Store, cookie_value: &str) -> StoreResult<Option<Sessio
         Some(item) => Ok(Some(from_item(&item)?)),
         None => Ok(None),
     }
+}
+
+/// Ends every session of a user (password reset or change, sign out everywhere). Returns how many.
+/// The owner index is eventually consistent: a session created in the same instant may survive,
+/// which a retry ends.
+pub async fn end_all(store: &Store, user_id: &str) -> StoreResult<usize> {
+    let items = store.query_by_owner(Table::Sessions, user_id).await?;
+    for item in &items {
+        store.delete(Table::Sessions, &item.key).await?;
+    }
+    tracing::warn!(event = "sessions_ended", user_id, count = items.len());
+    Ok(items.len())
 }
 
 /// Ends a session (logout). Deleting an absent session is not an error.

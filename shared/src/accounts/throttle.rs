@@ -92,7 +92,7 @@ impl LoginCounters {
 
 /// The source a counter is kept for: an IPv4 address, or an IPv6 address's /64, because one host
 /// is usually given a whole /64 and could otherwise rotate through it.
-fn source(ip: IpAddr) -> String {
+pub fn source(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -27,6 +27,11 @@ pub struct User {
     pub id: String,
     pub email: String,
     pub created_at: i64,
+    /// Whether the user proved they receive mail at `email` (a code we sent, a reset link), or an
+    /// upstream provider vouched for it. Until then the account cannot complete an authorization,
+    /// and no upstream identity is ever linked to it. Records from before this field read false.
+    #[serde(default)]
+    pub email_verified: bool,
 }
 
 /// The record under `email#…`: who owns the address and how to check their password. Accounts
@@ -127,6 +132,7 @@ pub async fn sign_up(store: &Store, email: &str, password: &str) -> Result<User,
         id: crypto::random_id(),
         email: email.clone(),
         created_at: store.clock().now(),
+        email_verified: false,
     };
     store.put(Table::Users, typed::item(user_key(&user.id), &user)?).await?;
     let record = EmailRecord {
@@ -223,6 +229,7 @@ pub async fn find_or_create_by_identity(store: &Store, identity_key: &str, email
         id: crypto::random_id(),
         email,
         created_at: store.clock().now(),
+        email_verified: false,
     };
     store.put(Table::Users, typed::item(user_key(&user.id), &user)?).await?;
     let record = IdentityRecord {
@@ -249,46 +256,80 @@ async fn by_identity(store: &Store, identity_key: &str) -> StoreResult<Option<Us
 /// Finds or creates the user for an upstream identity whose email the provider verified.
 ///
 /// An identity seen before leads to its user. A new identity whose verified email belongs to an
-/// account is linked to that account; otherwise a new account (with no password) claims the
-/// email. Callers must only pass emails the provider asserts it verified: linking on an
-/// unverified one would let anyone who types a victim's address at that provider take over the
-/// victim's account here.
+/// account whose email is verified too is linked to that account (a password user who verified,
+/// then uses Google). Otherwise a new account (with no password) claims the email.
+///
+/// An account whose email was never verified is never joined: whoever created it may not own the
+/// address (an attacker can sign up with a victim's email and wait for the victim to arrive through
+/// a provider: the "classic-federated merge" pre-account takeover). Instead the verified identity
+/// takes the email: the email record is moved to a new account, so the unverified account loses
+/// the address and its password sign-in, and keeps whatever it held, which never reaches the
+/// newcomer. Refusing the sign-in would be safe too, but would let a squatter lock the real owner
+/// out of their own address. Callers must only pass emails the provider asserts it verified.
 pub async fn find_or_link_verified(store: &Store, identity_key: &str, verified_email: &str) -> StoreResult<User> {
-    if let Some(user) = by_identity(store, identity_key).await? {
-        return Ok(user);
-    }
     let email = normalize_email(verified_email)
         .map_err(|_| StoreError::Corrupt("find_or_link_verified needs a plausible email".into()))?;
-    let owner = match store.get(Table::Users, &email_key(&email)).await? {
-        Some(item) => typed::body::<EmailRecord>(&item)?.user_id,
-        None => {
-            let user = User {
-                id: crypto::random_id(),
-                email: email.clone(),
-                created_at: store.clock().now(),
-            };
-            store.put(Table::Users, typed::item(user_key(&user.id), &user)?).await?;
-            let record = EmailRecord {
-                user_id: user.id.clone(),
-                password_hash: None,
-            };
-            if store
-                .create(Table::Users, typed::item(email_key(&email), &record)?)
-                .await?
-            {
-                tracing::info!(event = "user_signed_up", user_id = %user.id, via = "upstream");
-                user.id
-            } else {
-                // Someone claimed the email meanwhile: link to them instead.
-                store.delete(Table::Users, &user_key(&user.id)).await?;
-                let item = store
-                    .get(Table::Users, &email_key(&email))
+    if let Some(user) = by_identity(store, identity_key).await? {
+        // An account from before verification existed, reached again through its provider.
+        if !user.email_verified && user.email == email {
+            return mark_verified(store, &user.id).await.map(|u| u.unwrap_or(user));
+        }
+        return Ok(user);
+    }
+    let mut owner = None;
+    for _ in 0..3 {
+        match store.get(Table::Users, &email_key(&email)).await? {
+            Some(item) => {
+                let record = typed::body::<EmailRecord>(&item)?;
+                match get(store, &record.user_id).await? {
+                    Some(existing) if existing.email_verified => {
+                        owner = Some(existing.id);
+                        break;
+                    }
+                    holder => {
+                        // Unverified (or dangling): the verified identity takes the address.
+                        let user = new_verified_user(store, &email).await?;
+                        let moved = EmailRecord {
+                            user_id: user.id.clone(),
+                            password_hash: None,
+                        };
+                        let replacement = typed::item(email_key(&email), &moved)?;
+                        if store.compare_and_swap(Table::Users, replacement, item.version).await? {
+                            if let Some(mut displaced) = holder {
+                                displaced.email = String::new();
+                                store
+                                    .put(Table::Users, typed::item(user_key(&displaced.id), &displaced)?)
+                                    .await?;
+                                tracing::warn!(event = "unverified_account_displaced", user_id = %displaced.id, by = %user.id);
+                            }
+                            owner = Some(user.id);
+                            break;
+                        }
+                        // The email record moved meanwhile: drop ours and judge again.
+                        store.delete(Table::Users, &user_key(&user.id)).await?;
+                    }
+                }
+            }
+            None => {
+                let user = new_verified_user(store, &email).await?;
+                let record = EmailRecord {
+                    user_id: user.id.clone(),
+                    password_hash: None,
+                };
+                if store
+                    .create(Table::Users, typed::item(email_key(&email), &record)?)
                     .await?
-                    .ok_or_else(|| StoreError::Corrupt("email record vanished".into()))?;
-                typed::body::<EmailRecord>(&item)?.user_id
+                {
+                    tracing::info!(event = "user_signed_up", user_id = %user.id, via = "upstream");
+                    owner = Some(user.id);
+                    break;
+                }
+                // Someone claimed the email meanwhile: judge their account instead.
+                store.delete(Table::Users, &user_key(&user.id)).await?;
             }
         }
-    };
+    }
+    let owner = owner.ok_or_else(|| StoreError::Unavailable("the email record kept changing".into()))?;
     let record = IdentityRecord { user_id: owner.clone() };
     if store.create(Table::Users, typed::item(identity_key, &record)?).await? {
         tracing::info!(event = "identity_linked", user_id = %owner);
@@ -296,4 +337,79 @@ pub async fn find_or_link_verified(store: &Store, identity_key: &str, verified_e
     by_identity(store, identity_key)
         .await?
         .ok_or_else(|| StoreError::Corrupt(format!("identity {identity_key} points at a missing user")))
+}
+
+async fn new_verified_user(store: &Store, email: &str) -> StoreResult<User> {
+    let user = User {
+        id: crypto::random_id(),
+        email: email.to_owned(),
+        created_at: store.clock().now(),
+        email_verified: true,
+    };
+    store.put(Table::Users, typed::item(user_key(&user.id), &user)?).await?;
+    Ok(user)
+}
+
+/// Whether signing in with this upstream identity would create a new account (so the sign-up
+/// policy applies): the identity is new, and its email has no verified owner to link to.
+pub async fn identity_would_create(store: &Store, identity_key: &str, verified_email: &str) -> StoreResult<bool> {
+    if store.get(Table::Users, identity_key).await?.is_some() {
+        return Ok(false);
+    }
+    let Ok(email) = normalize_email(verified_email) else {
+        return Ok(true);
+    };
+    let Some(item) = store.get(Table::Users, &email_key(&email)).await? else {
+        return Ok(true);
+    };
+    let record = typed::body::<EmailRecord>(&item)?;
+    Ok(!get(store, &record.user_id).await?.is_some_and(|u| u.email_verified))
+}
+
+/// Records that the user proved they own their email. Returns the updated user (None if gone).
+pub async fn mark_verified(store: &Store, user_id: &str) -> StoreResult<Option<User>> {
+    let Some(mut user) = get(store, user_id).await? else {
+        return Ok(None);
+    };
+    if !user.email_verified {
+        user.email_verified = true;
+        store.put(Table::Users, typed::item(user_key(&user.id), &user)?).await?;
+        tracing::info!(event = "email_verified", user_id = %user.id);
+    }
+    Ok(Some(user))
+}
+
+/// The id of the account that owns a normalised email, if any.
+pub async fn owner_of(store: &Store, normalized_email: &str) -> StoreResult<Option<String>> {
+    match store.get(Table::Users, &email_key(normalized_email)).await? {
+        Some(item) => Ok(Some(typed::body::<EmailRecord>(&item)?.user_id)),
+        None => Ok(None),
+    }
+}
+
+/// Sets a new password for the account that owns `normalized_email`, which must still be
+/// `user_id` (an address that moved to another account since keeps its new owner). Returns false
+/// if it moved. The caller ends the user's sessions.
+pub async fn set_password(
+    store: &Store,
+    user_id: &str,
+    normalized_email: &str,
+    password: &str,
+) -> Result<bool, SignupError> {
+    let email = normalize_email(normalized_email).map_err(|_| SignupError::InvalidEmail)?;
+    password::check_rules(password, &email).map_err(SignupError::WeakPassword)?;
+    let password_hash = password::hash(password).await?;
+    let Some(item) = store.get(Table::Users, &email_key(&email)).await? else {
+        return Ok(false);
+    };
+    if !crypto::ct_eq(&typed::body::<EmailRecord>(&item)?.user_id, user_id) {
+        return Ok(false);
+    }
+    let record = EmailRecord {
+        user_id: user_id.to_owned(),
+        password_hash: Some(password_hash),
+    };
+    Ok(store
+        .compare_and_swap(Table::Users, typed::item(email_key(&email), &record)?, item.version)
+        .await?)
 }

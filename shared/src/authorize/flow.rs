@@ -85,21 +85,40 @@ impl Ctx {
         res
     }
 
-    fn hidden(&self) -> Vec<(&'static str, String)> {
+    pub(super) fn hidden(&self) -> Vec<(&'static str, String)> {
         request::hidden(&self.params)
     }
 
     /// The login CSRF value: the browser's cookie, or a new one set with this response.
     pub(super) fn login_csrf(&mut self) -> String {
-        if let Some(v) = cookie(&self.headers, LOGIN_CSRF_COOKIE) {
-            return v;
-        }
-        let v = random_token();
-        self.set_cookies.push(format!(
-            "{LOGIN_CSRF_COOKIE}={v}; Path=/; Secure; HttpOnly; SameSite=Lax"
-        ));
+        let (v, set) = login_csrf_cookie(&self.headers);
+        self.set_cookies.extend(set);
         v
     }
+
+    /// The deployment as mails name it.
+    pub(super) fn site(&self) -> crate::accounts::verification::Site<'_> {
+        crate::accounts::verification::Site {
+            name: &self.state.config.resource_name,
+            issuer: self.urls.issuer(),
+        }
+    }
+}
+
+/// The login CSRF value of a request, and the `Set-Cookie` that plants a new one when it has none.
+pub(super) fn login_csrf_cookie(headers: &HeaderMap) -> (String, Option<String>) {
+    if let Some(v) = cookie(headers, LOGIN_CSRF_COOKIE) {
+        return (v, None);
+    }
+    let v = random_token();
+    let set = format!("{LOGIN_CSRF_COOKIE}={v}; Path=/; Secure; HttpOnly; SameSite=Lax");
+    (v, Some(set))
+}
+
+/// Double-submit check: the form echoes the login CSRF cookie.
+pub(super) fn login_csrf_matches(headers: &HeaderMap, presented: Option<&str>) -> bool {
+    let expected = cookie(headers, LOGIN_CSRF_COOKIE);
+    matches!((&expected, presented), (Some(e), Some(p)) if ct_eq(e, p))
 }
 
 /// A cookie's value from the request's `Cookie` headers.
@@ -154,6 +173,8 @@ async fn lookup(
                     .clone()
                     .map(|cookie| sessions::from_item(&item).map(|session| SignedIn { cookie, session }))
                     .transpose()?
+                    // A session from before email verification counts as signed out.
+                    .filter(|s| s.session.verified)
             }
             _ => {}
         }
@@ -208,7 +229,13 @@ fn refuse(ctx: &Ctx, req: &AuthorizeRequest, error: &str, description: &str) -> 
     ))
 }
 
-fn login_page(ctx: &mut Ctx, client: &Client, email: &str, error: Option<&str>, status: StatusCode) -> Response {
+pub(super) fn login_page(
+    ctx: &mut Ctx,
+    client: &Client,
+    email: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let csrf = ctx.login_csrf();
     let hidden = ctx.hidden();
     let hidden: Vec<(&str, &str)> = hidden.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -232,7 +259,13 @@ fn login_page(ctx: &mut Ctx, client: &Client, email: &str, error: Option<&str>, 
     ctx.finish(pages::html(status, page))
 }
 
-fn signup_page(ctx: &mut Ctx, client: &Client, email: &str, error: Option<&str>, status: StatusCode) -> Response {
+pub(super) fn signup_page(
+    ctx: &mut Ctx,
+    client: &Client,
+    email: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let csrf = ctx.login_csrf();
     let hidden = ctx.hidden();
     let hidden: Vec<(&str, &str)> = hidden.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -374,13 +407,12 @@ async fn authorize_get(
 }
 
 /// Login CSRF: a sign-in form must echo the cookie this browser was given with the form.
-fn login_csrf_valid(ctx: &Ctx) -> bool {
-    let expected = cookie(&ctx.headers, LOGIN_CSRF_COOKIE);
-    matches!((&expected, ctx.params.get("csrf")), (Some(e), Some(p)) if ct_eq(e, p))
+pub(super) fn login_csrf_valid(ctx: &Ctx) -> bool {
+    login_csrf_matches(&ctx.headers, ctx.params.get("csrf"))
 }
 
 /// Reads a form body for the HTML endpoints, answering an error page rather than JSON.
-async fn read_form(req: Request) -> Result<(HeaderMap, Params), Response> {
+pub(super) async fn read_form(req: Request) -> Result<(HeaderMap, Params), Response> {
     let headers = req.headers().clone();
     if !form::content_type_is(&headers, "application/x-www-form-urlencoded") {
         return Err(error_page(
@@ -448,7 +480,14 @@ async fn authorize_post(State(state): State<AppState>, urls: Urls, ClientIp(ip):
             let password = ctx.params.get("password").unwrap_or_default().to_owned();
             if action == "login" {
                 match users::log_in(&ctx.state.store, &email, &password, ip).await {
-                    Ok(user) => signed_in(&mut ctx, &client, &req, &user.id).await,
+                    Ok(user) => match ctx.state.config.signup.allows_email(&user.email) {
+                        Err(refusal) => Ok(super::email::refusal_page(&ctx, &refusal)),
+                        // Until the address is proved, the account cannot complete an authorization.
+                        Ok(()) if !user.email_verified => {
+                            super::email::start_verification(&mut ctx, &client, &user.id, &email).await
+                        }
+                        Ok(()) => signed_in(&mut ctx, &client, &req, &user.id).await,
+                    },
                     Err(users::LoginError::Invalid) => Ok(login_page(
                         &mut ctx,
                         &client,
@@ -466,19 +505,36 @@ async fn authorize_post(State(state): State<AppState>, urls: Urls, ClientIp(ip):
                     Err(users::LoginError::Store(e)) => Err(e.into()),
                 }
             } else {
-                match users::sign_up(&ctx.state.store, &email, &password).await {
-                    Ok(user) => signed_in(&mut ctx, &client, &req, &user.id).await,
-                    Err(users::SignupError::Store(e)) => Err(e.into()),
-                    Err(e @ users::SignupError::Hashing(_)) => Err(ApiError::unavailable(e.to_string())),
-                    Err(e) => Ok(signup_page(
-                        &mut ctx,
-                        &client,
-                        &email,
-                        Some(&e.to_string()),
-                        StatusCode::BAD_REQUEST,
-                    )),
-                }
+                super::email::sign_up(&mut ctx, &client, &email, &password, ip).await
             }
+        }
+        "verify_email" => {
+            if !login_csrf_valid(&ctx) {
+                return super::email::verify_page(&mut ctx, &client, Some("This form expired. Please try again."))
+                    .await
+                    .unwrap_or_else(failure_page);
+            }
+            match super::email::verify(&mut ctx, &client).await {
+                Ok(super::email::Verified::User(user_id)) => signed_in(&mut ctx, &client, &req, &user_id).await,
+                Ok(super::email::Verified::Page(res)) => Ok(res),
+                Err(e) => Err(e),
+            }
+        }
+        "resend_code" => {
+            if !login_csrf_valid(&ctx) {
+                return super::email::verify_page(&mut ctx, &client, Some("This form expired. Please try again."))
+                    .await
+                    .unwrap_or_else(failure_page);
+            }
+            super::email::resend(&mut ctx, &client).await
+        }
+        "show_reset" => Ok(super::email::reset_request_page(&mut ctx, &email, None, StatusCode::OK)),
+        "request_reset" => {
+            if !login_csrf_valid(&ctx) {
+                let msg = Some("This form expired. Please try again.");
+                return super::email::reset_request_page(&mut ctx, &email, msg, StatusCode::FORBIDDEN);
+            }
+            super::email::request_reset(&mut ctx, &email, ip).await
         }
         "approve" | "deny" => match session {
             None => Ok(login_page(
@@ -551,6 +607,11 @@ pub fn routes(state: AppState) -> Router {
     Router::new()
         .route(urls::AUTHORIZE_PATH, get(authorize_get).post(authorize_post))
         .route(LOGOUT_PATH, post(logout))
+        .route(
+            crate::accounts::reset::PATH,
+            get(super::email::reset_get).post(super::email::reset_post),
+        )
+        .route(crate::accounts::invites::PATH, get(super::email::invite_get))
         .route(super::upstream::CALLBACK_ROUTE, get(super::upstream::callback))
         .with_state(state)
 }

@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use super::flow::{Ctx, cookie, error_page, failure_page, signed_in};
 use super::request;
-use crate::accounts::users;
+use crate::accounts::policy::{Refusal, SignupMode};
+use crate::accounts::{invites, users};
 use crate::app::AppState;
 use crate::crypto::{random_token, sha256_b64};
 use crate::form::Params;
@@ -304,9 +305,51 @@ pub async fn callback(
         return retry(StatusCode::BAD_REQUEST, "Sign-in was not completed", &e.to_string());
     }
     let identity_key = users::identity_key(&provider.id, &found.subject);
+    let normalized = users::normalize_email(email).unwrap_or_default();
+    // The sign-up policy: the domain list for every sign-in, the mode for a new account.
+    let policy = &state.config.signup;
+    let refused = |refusal: Refusal| {
+        tracing::info!(event = "sign_in_refused_by_policy", provider = %provider.id, reason = ?refusal);
+        retry(StatusCode::FORBIDDEN, "You cannot sign in here", &refusal.to_string())
+    };
+    let mut spent_invite = None;
+    match users::identity_would_create(&state.store, &identity_key, email).await {
+        Err(e) => return failure_page(e.into()),
+        Ok(false) => {
+            if let Err(refusal) = policy.allows_email(&normalized) {
+                return refused(refusal);
+            }
+        }
+        Ok(true) => {
+            let token = invites::cookie_value(&headers);
+            let invite = match &token {
+                Some(t) => match invites::peek(&state.store, t).await {
+                    Ok(i) => i,
+                    Err(e) => return failure_page(e.into()),
+                },
+                None => None,
+            };
+            if let Err(refusal) = policy.allows_signup(&normalized, invite.as_ref().map(|i| i.email.as_deref())) {
+                return refused(refusal);
+            }
+            let needs_invite = policy.mode == SignupMode::Invite || policy.allows_signup(&normalized, None).is_err();
+            if let (Some(token), true) = (&token, invite.is_some() && needs_invite) {
+                match invites::spend(&state.store, token).await {
+                    Ok(Some(spent)) => spent_invite = Some(spent),
+                    Ok(None) => return refused(Refusal::InvalidInvite),
+                    Err(e) => return failure_page(e.into()),
+                }
+            }
+        }
+    }
     let user = match users::find_or_link_verified(&state.store, &identity_key, email).await {
         Ok(u) => u,
-        Err(e) => return failure_page(e.into()),
+        Err(e) => {
+            if let Some(spent) = spent_invite {
+                let _ = invites::give_back(&state.store, spent).await;
+            }
+            return failure_page(e.into());
+        }
     };
     tracing::info!(event = "upstream_sign_in_succeeded", provider = %provider.id, user_id = %user.id);
     resume(state, urls, params, &user.id).await

@@ -61,6 +61,10 @@ pub fn login(p: &LoginPage) -> Markup {
             }
             button.primary type="submit" name="action" value="login" { "Sign in" }
         }
+        form.forgot method="post" action=(p.action) {
+            (hidden_fields(p.hidden, p.csrf))
+            button.link type="submit" name="action" value="show_reset" { "Forgot your password?" }
+        }
         @if p.signup_available {
             form.switch method="post" action=(p.action) {
                 (hidden_fields(p.hidden, p.csrf))

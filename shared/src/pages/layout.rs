@@ -115,6 +115,7 @@ button:focus-visible, .link:focus-visible { outline: 3px solid var(--accent); ou
 .actions { display: flex; gap: .75rem; margin: 1.5rem 0 1rem; }
 .actions button { flex: 1; }
 .fine { color: var(--muted); font-size: .875rem; margin: 0; }
+.forgot { margin-top: 1rem; text-align: center; }
 "#;
 
 /// `'sha256-<base64>'` of [`CSS`], the CSP source that allows exactly that style block.
@@ -170,6 +171,15 @@ pub fn hidden_fields(hidden: Hidden, csrf: &str) -> Markup {
             input type="hidden" name=(name) value=(value);
         }
         input type="hidden" name="csrf" value=(csrf);
+    }
+}
+
+/// A confirmation (not an error), announced politely.
+pub fn notice(message: Option<&str>) -> Markup {
+    html! {
+        @if let Some(message) = message {
+            p.note role="status" { (message) }
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! The authorization server's HTML: login, sign-up, consent and error pages, and [`html`], which
+//! The authorization server's HTML: login, sign-up, email verification, password reset, consent
+//! and error pages, and [`html`], which
 //! wraps a page into a response with the security headers every HTML answer carries.
 //!
 //! Pages render only. Which page to show, input validation, CSRF checks and the handling of the
@@ -8,6 +9,7 @@
 
 mod account;
 mod consent;
+mod email;
 mod error;
 mod layout;
 
@@ -16,6 +18,9 @@ use http::{HeaderValue, StatusCode, header};
 
 pub use account::{LoginPage, SignupPage, login, signup};
 pub use consent::{ConsentPage, consent, redirect_target};
+pub use email::{
+    ResetFormPage, ResetRequestPage, VerifyPage, invite, reset_done, reset_form, reset_request, reset_sent, verify,
+};
 pub use error::{error, error_with_retry};
 pub use layout::{CSS, content_security_policy, style_hash};
 

@@ -1,4 +1,4 @@
-//! The tables: one per kind of record (DESIGN decision 3), and the attribute names both backends
+//! The tables: one per kind of record (docs/ARCHITECTURE.md, "Tables and TTL"), and the attribute names both backends
 //! use. `template.yaml` declares the same tables; `crate::store::dynamo::bootstrap` creates them
 //! from the template itself, so there is one definition, not two.
 
@@ -43,10 +43,13 @@ pub enum Table {
     AppData,
     /// Counters for rate limits and login throttling.
     Limits,
+    /// Single-use tickets that reach a person by mail or from an operator, each stored under the
+    /// hash of its secret: email verification codes, password-reset links and sign-up invites.
+    Tickets,
 }
 
 impl Table {
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 10] = [
         Table::Clients,
         Table::Users,
         Table::Sessions,
@@ -56,6 +59,7 @@ impl Table {
         Table::Keys,
         Table::AppData,
         Table::Limits,
+        Table::Tickets,
     ];
 
     /// The table's name without the deployment prefix; also its embedded-store table name.
@@ -70,6 +74,7 @@ impl Table {
             Table::Keys => "keys",
             Table::AppData => "appdata",
             Table::Limits => "limits",
+            Table::Tickets => "tickets",
         }
     }
 

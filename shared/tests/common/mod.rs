@@ -61,9 +61,21 @@ use mcp_oauth::app::AppState;
 use mcp_oauth::config::Config;
 use tower::ServiceExt;
 
-/// The default configuration (issuer `http://localhost:3000`), with `vars` overriding.
+/// A fresh outbox folder for one test's mail (under the system temp dir).
+pub fn fresh_outbox() -> String {
+    std::env::temp_dir()
+        .join(format!("mcp-oauth-test-outbox-{}", unique_prefix()))
+        .display()
+        .to_string()
+}
+
+/// The default configuration (issuer `http://localhost:3000`, mail to a fresh outbox folder),
+/// with `vars` overriding.
 pub fn config_with(vars: &[(&str, &str)]) -> Config {
-    let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let mut vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    if !vars.iter().any(|(k, _)| k == "OUTBOX_DIR") {
+        vars.push(("OUTBOX_DIR".into(), fresh_outbox()));
+    }
     Config::from_lookup(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).expect("test config")
 }
 
@@ -120,6 +132,40 @@ pub fn post_json(uri: &str, body: &serde_json::Value) -> Request<Body> {
         .header("content-type", "application/json")
         .body(Body::from(body.to_string()))
         .unwrap()
+}
+
+/// The mails in an outbox folder addressed to `to`, oldest first, as their full text.
+pub fn mails_to(dir: &std::path::Path, to: &str) -> Vec<String> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter(|text| text.lines().next() == Some(&format!("To: {to}")))
+        .collect()
+}
+
+/// The six-digit code in a verification mail.
+pub fn code_in(mail: &str) -> String {
+    let line = mail
+        .lines()
+        .find(|l| l.starts_with("Your verification code is: "))
+        .unwrap_or_else(|| panic!("no code in this mail:\n{mail}"));
+    line.trim_start_matches("Your verification code is: ").trim().to_owned()
+}
+
+/// The reset link's token in a reset mail.
+pub fn reset_token_in(mail: &str) -> String {
+    let at = mail
+        .find("/oauth/reset?token=")
+        .unwrap_or_else(|| panic!("no reset link in:\n{mail}"));
+    mail[at + "/oauth/reset?token=".len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 /// A log sink for tests: a tracing subscriber writes here, the test reads it back.

@@ -163,6 +163,11 @@ impl Harness {
     /// Like [`Harness::with_config`], but every function gets its own recording store handle,
     /// as separate Lambdas would: returns what each function (by template logical id) touched.
     pub fn recording(store: Store, vars: &[(&str, &str)]) -> (Self, Vec<(&'static str, mcp_oauth::store::Recorder)>) {
+        // One outbox for every function, so the harness reads what the authorize function mailed.
+        let outbox = super::fresh_outbox();
+        let mut vars: Vec<(&str, &str)> = vars.to_vec();
+        vars.push(("OUTBOX_DIR", &outbox));
+        let vars = &vars[..];
         type Routes = fn(AppState) -> Router;
         let functions: [(&'static str, Routes); 6] = [
             ("DiscoveryFunction", mcp_oauth::discovery::routes),
@@ -192,6 +197,38 @@ impl Harness {
 
     pub fn browser(&self) -> Browser {
         Browser::new(self.router.clone())
+    }
+
+    /// This harness's outbox folder.
+    pub fn outbox(&self) -> std::path::PathBuf {
+        match &self.state.config.mail {
+            mcp_oauth::config::MailConfig::Outbox { dir, .. } => dir.clone(),
+            other => panic!("this harness mails through {other:?}, not an outbox"),
+        }
+    }
+
+    /// Every mail sent to `to`, oldest first.
+    pub fn mails_to(&self, to: &str) -> Vec<String> {
+        super::mails_to(&self.outbox(), to)
+    }
+
+    /// The newest mail sent to `to`.
+    pub fn last_mail_to(&self, to: &str) -> String {
+        self.mails_to(to)
+            .pop()
+            .unwrap_or_else(|| panic!("no mail to {to} in {}", self.outbox().display()))
+    }
+
+    /// On the "check your email" page: types the code mailed to `email` and submits it.
+    pub async fn enter_code(&self, browser: &mut Browser, page: &Reply, email: &str) -> Reply {
+        assert!(
+            page.text().contains("Check your email"),
+            "expected the verification page ({}): {}",
+            page.status,
+            page.text()
+        );
+        let code = super::code_in(&self.last_mail_to(email));
+        browser.submit(page, "verify_email", &[("code", &code)]).await
     }
 
     pub async fn call(&self, req: Request<Body>) -> Reply {
@@ -264,9 +301,10 @@ impl Harness {
         let login = browser.get(&Self::authorize_url(client, extra)).await;
         assert_eq!(login.status, StatusCode::OK, "{}", login.text());
         let signup = browser.submit(&login, "show_signup", &[]).await;
-        let consent = browser
+        let verify = browser
             .submit(&signup, "signup", &[("email", email), ("password", PASSWORD)])
             .await;
+        let consent = self.enter_code(browser, &verify, email).await;
         assert_eq!(
             consent.status,
             StatusCode::OK,
