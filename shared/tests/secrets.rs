@@ -43,7 +43,22 @@ async fn no_usable_secret_is_stored_or_logged_after_a_full_flow() {
         )
         .await;
 
+    // The sign-up code, and a password reset link.
+    let verification_code = common::code_in(&h.mails_to("secret-keeper@example.com")[0]);
+    let login = browser
+        .get(&Harness::authorize_url(&client, &[("prompt", "login")]))
+        .await;
+    let form = browser.submit(&login, "show_reset", &[]).await;
+    browser
+        .submit(&form, "request_reset", &[("email", "secret-keeper@example.com")])
+        .await;
+    let reset_token = common::reset_token_in(&h.last_mail_to("secret-keeper@example.com"));
+
     let mut secrets = vec![
+        ("reset token", reset_token),
+        // A six-digit code could match any six digits by chance; look for it as a value.
+        ("verification code", format!("\"{verification_code}\"")),
+        ("verification code", format!("={verification_code}")),
         ("client secret", client.secret.clone().unwrap()),
         ("password", PASSWORD.to_owned()),
         ("wrong password", "a wrong password".to_owned()),

@@ -204,6 +204,46 @@ async fn a_verified_email_links_to_the_existing_verified_password_account() {
     );
 }
 
+/// The "classic-federated merge" pre-account takeover: an attacker signs up with the victim's
+/// address and a password of their own, never verifies it, and waits for the victim to arrive
+/// through a provider that vouches for the address.
+#[tokio::test]
+async fn a_verified_email_never_joins_an_unverified_password_account() {
+    let w = world().await;
+    let attacker = users::sign_up(&w.h.store, "vic@acme.example", "the attackers own passphrase")
+        .await
+        .unwrap();
+    assert!(!attacker.email_verified);
+    let mut browser = w.h.browser();
+    let consent = sign_in_upstream(&w, &mut browser, Answer::verified("victim-1", "vic@acme.example")).await;
+    assert_eq!(consent.status, StatusCode::OK, "{}", consent.text());
+    let linked =
+        w.h.store
+            .get(Table::Users, &users::identity_key("acme", "victim-1"))
+            .await
+            .unwrap()
+            .unwrap();
+    let victim_id = linked.body["user_id"].as_str().unwrap().to_owned();
+    assert_ne!(
+        victim_id, attacker.id,
+        "the identity must not join the attacker's account"
+    );
+    // The address now belongs to the victim's account; the attacker's password leads nowhere.
+    assert_eq!(
+        users::owner_of(&w.h.store, "vic@acme.example")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(victim_id.as_str())
+    );
+    assert!(matches!(
+        users::log_in(&w.h.store, "vic@acme.example", "the attackers own passphrase", None).await,
+        Err(users::LoginError::Invalid)
+    ));
+    let displaced = users::get(&w.h.store, &attacker.id).await.unwrap().unwrap();
+    assert_eq!(displaced.email, "", "the unverified account lost the address");
+}
+
 #[tokio::test]
 async fn email_from_userinfo_is_used_when_the_id_token_has_none() {
     let w = world().await;
