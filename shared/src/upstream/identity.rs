@@ -74,7 +74,8 @@ pub struct Endpoints<'a> {
 
 fn client(p: &ProviderConfig, endpoints: &Endpoints<'_>, redirect_uri: &str) -> Result<UpstreamClient, UpstreamError> {
     let bad = |_| UpstreamError::Misconfigured(p.name.clone());
-    // GitHub's endpoints follow `GITHUB_URL` (an Enterprise Server); the caller passes github.com's.
+    // GitHub's endpoints follow `GITHUB_URL` (an Enterprise Server): they take precedence over
+    // the ones passed in, which for GitHub are github.com's (`github::endpoints()`).
     let endpoints = p.github.as_ref().map_or_else(
         || Endpoints {
             authorization: endpoints.authorization,
