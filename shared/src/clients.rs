@@ -150,3 +150,24 @@ pub async fn create(store: &Store, client: &Client) -> StoreResult<bool> {
         .create(Table::Clients, typed::item(key(&client.client_id), client)?)
         .await
 }
+
+/// Like [`create`], for a client nobody has approved yet: it reads as absent from `expires_at`
+/// on, unless [`confirm`]ed before. Anyone may register, so without this every registration
+/// that never leads to a grant would be kept for ever.
+pub async fn create_unconfirmed(store: &Store, client: &Client, expires_at: i64) -> StoreResult<bool> {
+    let mut item = typed::item(key(&client.client_id), client)?;
+    item.expires_at = Some(expires_at);
+    store.create(Table::Clients, item).await
+}
+
+/// Keeps a registered client for good: called when a user first approves it on the consent
+/// page, before any grant exists that would need it. Idempotent (one write). A metadata-document
+/// client (see [`document`]) is left alone: its record is a cache with its own lifetime.
+pub async fn confirm(store: &Store, client: &Client) -> StoreResult<()> {
+    if document::is_document_id(&client.client_id, true) {
+        return Ok(());
+    }
+    store
+        .put(Table::Clients, typed::item(key(&client.client_id), client)?)
+        .await
+}

@@ -51,8 +51,17 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Shown to users in the protected resource metadata and on the consent page.
     pub resource_name: String,
-    /// Client registrations allowed per source address per hour.
-    pub registrations_per_hour: u64,
+    /// Client registrations allowed per source address (per /64 for IPv6) per
+    /// `registration_window` (`REGISTRATIONS_PER_ADDRESS`).
+    pub registrations_per_address: u64,
+    /// The per-address limit's fixed window, in seconds (`REGISTRATION_WINDOW`).
+    pub registration_window: i64,
+    /// Client registrations allowed per clock hour across all addresses
+    /// (`REGISTRATIONS_GLOBAL_PER_HOUR`).
+    pub registrations_global_per_hour: u64,
+    /// How long a registered client lives until a user first approves it
+    /// (`UNCONFIRMED_CLIENT_TTL`; see `crate::clients::confirm`).
+    pub unconfirmed_client_ttl: i64,
     /// Structured JSON logs (Lambda) or readable text (local).
     pub json_logs: bool,
     /// Upstream sign-in providers shown on the login page (see `crate::upstream::config`).
@@ -222,14 +231,33 @@ impl Config {
                 .collect::<Result<_, _>>()?,
         };
 
-        let registrations_per_hour = match get("REGISTRATIONS_PER_HOUR") {
-            None => 20,
-            Some(v) => v
-                .parse()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| err("REGISTRATIONS_PER_HOUR", "a positive whole number", &v))?,
+        let count = |var: &'static str| -> Result<Option<u64>, ConfigError> {
+            get(var)
+                .map(|v| {
+                    v.trim()
+                        .parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| err(var, "a positive whole number", &v))
+                })
+                .transpose()
         };
+        // `REGISTRATIONS_PER_HOUR`, the old name, still means N per address per hour.
+        let (registrations_per_address, registration_window) =
+            match (count("REGISTRATIONS_PER_ADDRESS")?, count("REGISTRATIONS_PER_HOUR")?) {
+                (Some(_), Some(_)) => {
+                    return Err(err(
+                        "REGISTRATIONS_PER_HOUR",
+                        "unset when REGISTRATIONS_PER_ADDRESS is set (it is the old name)",
+                        "set",
+                    ));
+                }
+                (Some(n), None) => (n, duration("REGISTRATION_WINDOW", 600)?),
+                (None, Some(n)) => (n, duration("REGISTRATION_WINDOW", 3600)?),
+                (None, None) => (300, duration("REGISTRATION_WINDOW", 600)?),
+            };
+        let registrations_global_per_hour = count("REGISTRATIONS_GLOBAL_PER_HOUR")?.unwrap_or(5000);
+        let unconfirmed_client_ttl = duration("UNCONFIRMED_CLIENT_TTL", 86_400)?;
 
         let cimd_allow_loopback = match get("CIMD_ALLOW_LOOPBACK").as_deref() {
             None | Some("0" | "false") => false,
@@ -307,7 +335,10 @@ impl Config {
             lifetimes,
             allowed_origins,
             resource_name: get("RESOURCE_NAME").unwrap_or_else(|| "MCP server".to_owned()),
-            registrations_per_hour,
+            registrations_per_address,
+            registration_window,
+            registrations_global_per_hour,
+            unconfirmed_client_ttl,
             json_logs,
             providers: crate::upstream::config::from_lookup(&get)?,
             conformance_fixtures,
@@ -352,6 +383,30 @@ mod tests {
         assert_eq!(
             with(&[("REGISTRATIONS_PER_HOUR", "0")]).unwrap_err().var,
             "REGISTRATIONS_PER_HOUR"
+        );
+    }
+
+    #[test]
+    fn registration_limits_default_to_300_per_address_per_10_minutes_and_5000_an_hour_in_all() {
+        let c = with(&[]).unwrap();
+        assert_eq!((c.registrations_per_address, c.registration_window), (300, 600));
+        assert_eq!(c.registrations_global_per_hour, 5000);
+        assert_eq!(c.unconfirmed_client_ttl, 86_400);
+        let old = with(&[("REGISTRATIONS_PER_HOUR", "20")]).unwrap();
+        assert_eq!(
+            (old.registrations_per_address, old.registration_window),
+            (20, 3600),
+            "the old name keeps its meaning"
+        );
+        let e = with(&[("REGISTRATIONS_PER_HOUR", "20"), ("REGISTRATIONS_PER_ADDRESS", "30")]).unwrap_err();
+        assert_eq!(e.var, "REGISTRATIONS_PER_HOUR");
+        assert_eq!(
+            with(&[("REGISTRATIONS_GLOBAL_PER_HOUR", "0")]).unwrap_err().var,
+            "REGISTRATIONS_GLOBAL_PER_HOUR"
+        );
+        assert_eq!(
+            with(&[("UNCONFIRMED_CLIENT_TTL", "soon")]).unwrap_err().var,
+            "UNCONFIRMED_CLIENT_TTL"
         );
     }
 

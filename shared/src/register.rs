@@ -2,10 +2,19 @@
 //! `POST /api/oauth/register`.
 //!
 //! Anyone may register (MCP clients register themselves on first contact), so the endpoint is
-//! bounded instead: a 16 KiB JSON body, at most [`metadata::MAX_FIELDS`] fields, and
-//! `REGISTRATIONS_PER_HOUR` registrations per source address (per /64 for IPv6) per clock hour.
+//! bounded instead: a 16 KiB JSON body, at most [`metadata::MAX_FIELDS`] fields, two fixed-window
+//! counters, and a lifetime for clients nobody approves:
+//! - per source address (per /64 for IPv6): `REGISTRATIONS_PER_ADDRESS` (300) per
+//!   `REGISTRATION_WINDOW` (10 minutes). High, because claude.ai registers from a few shared
+//!   egress addresses, twice per connect, for all of its users; 20 an hour locked them all out.
+//! - across all addresses: `REGISTRATIONS_GLOBAL_PER_HOUR` (5,000) per clock hour, which bounds
+//!   what a flood from many addresses can write.
+//! - a registered client expires after `UNCONFIRMED_CLIENT_TTL` (24 h) unless a user approves it
+//!   first (`clients::confirm`), so the store holds at most global × TTL unconfirmed clients
+//!   (120,000 at the defaults).
+//!
 //! The address is the one API Gateway or the TCP peer reports, never `X-Forwarded-For`. Only
-//! valid requests count towards the limit: invalid ones cost no write, and a developer fixing
+//! valid requests count towards the limits: invalid ones cost no write, and a developer fixing
 //! their metadata is not locked out. Public clients (`token_endpoint_auth_method: none`, the
 //! default) get no secret; confidential ones get a 256-bit secret, shown once in the response and
 //! stored only as its SHA-256 hash. Browser-based clients (MCP Inspector) register from a web
@@ -39,8 +48,8 @@ use metadata::{MetadataError, Registration};
 
 /// Largest registration request body, in bytes.
 pub const MAX_BODY: usize = 16 * 1024;
-/// The rate limit's fixed window, in seconds.
-pub const WINDOW: i64 = 3600;
+/// The global limit's fixed window, in seconds.
+pub const GLOBAL_WINDOW: i64 = 3600;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
@@ -56,6 +65,8 @@ pub enum RegisterError {
     Metadata(#[from] MetadataError),
     #[error("too many registrations from this address; try again in {retry_after} seconds")]
     RateLimited { retry_after: i64 },
+    #[error("this server is taking no more registrations for now; try again in {retry_after} seconds")]
+    GloballyLimited { retry_after: i64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -74,7 +85,7 @@ impl From<RegisterError> for ApiError {
             RegisterError::Metadata(MetadataError::Metadata(_)) => {
                 ApiError::bad_request("invalid_client_metadata", description)
             }
-            RegisterError::RateLimited { retry_after } => {
+            RegisterError::RateLimited { retry_after } | RegisterError::GloballyLimited { retry_after } => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", description)
                     .with_header(header::RETRY_AFTER, retry_after.to_string())
             }
@@ -135,17 +146,37 @@ fn bucket(ip: Option<IpAddr>) -> String {
     }
 }
 
-/// Counts one registration against the source's hourly budget.
+/// Adds one to a fixed-window counter; returns the count and the window's end.
+async fn count(state: &AppState, name: &str, window: i64, now: i64) -> Result<(u64, i64), RegisterError> {
+    let n = now.div_euclid(window);
+    let window_end = (n + 1) * window;
+    let count = state
+        .store
+        .increment(Table::Limits, &format!("{name}:{n}"), window_end)
+        .await?;
+    Ok((count, window_end))
+}
+
+/// Counts one registration against the source's budget, then the server's. Fixed windows: a
+/// source can fit twice its limit into a short span across a window boundary, so at the
+/// defaults it gets at most 600 in any 10 minutes (1,800 an hour), and all sources together
+/// at most 10,000 in any hour. A source over its own limit is refused before the global count,
+/// so one flooding address cannot use up everyone's budget beyond its own share.
 async fn check_rate(state: &AppState, ip: Option<IpAddr>) -> Result<(), RegisterError> {
     let now = state.store.clock().now();
-    let hour = now.div_euclid(WINDOW);
-    let window_end = (hour + 1) * WINDOW;
     let bucket = bucket(ip);
-    let key = format!("reg:{bucket}:{hour}");
-    let count = state.store.increment(Table::Limits, &key, window_end).await?;
-    if count > state.config.registrations_per_hour {
-        tracing::warn!(event = "registration_rate_limited", source = %bucket, count);
+    let (from_source, window_end) =
+        count(state, &format!("reg:{bucket}"), state.config.registration_window, now).await?;
+    if from_source > state.config.registrations_per_address {
+        tracing::warn!(event = "registration_rate_limited", source = %bucket, count = from_source);
         return Err(RegisterError::RateLimited {
+            retry_after: (window_end - now).max(1),
+        });
+    }
+    let (in_all, window_end) = count(state, "reg-all", GLOBAL_WINDOW, now).await?;
+    if in_all > state.config.registrations_global_per_hour {
+        tracing::warn!(event = "registration_global_limit", count = in_all);
+        return Err(RegisterError::GloballyLimited {
             retry_after: (window_end - now).max(1),
         });
     }
@@ -167,8 +198,9 @@ async fn create_client(state: &AppState, reg: Registration) -> Result<(Client, O
     };
     // A 128-bit id collides with probability ~2^-64 even among billions of clients; the retry only
     // makes sure a collision could never overwrite another client.
+    let expires_at = client.created_at + state.config.unconfirmed_client_ttl;
     for _ in 0..3 {
-        if clients::create(&state.store, &client).await? {
+        if clients::create_unconfirmed(&state.store, &client, expires_at).await? {
             return Ok((client, secret));
         }
         client.client_id = random_id();

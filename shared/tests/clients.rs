@@ -407,3 +407,80 @@ on_both_backends!(
     percent_encoded_basic_credentials_authenticate,
     overlong_client_id_is_absent_without_a_store_call,
 );
+
+// ---- unconfirmed clients expire --------------------------------------------------------------
+
+mod expiry {
+    use super::common::{self, Reply, config_with, post_json, send};
+    use http::StatusCode;
+    use mcp_oauth::app::AppState;
+    use mcp_oauth::clients;
+    use mcp_oauth::store::{Store, Table};
+    use serde_json::json;
+
+    async fn register(store: &Store) -> clients::Client {
+        let router = mcp_oauth::register::routes(AppState::new(config_with(&[]), store.clone()));
+        let body = json!({"redirect_uris": ["https://app.example.com/callback"]});
+        let r: Reply = send(&router, post_json("/api/oauth/register", &body)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let id = r.json()["client_id"].as_str().unwrap().to_owned();
+        clients::get(store, &id).await.unwrap().expect("just registered")
+    }
+
+    async fn unconfirmed_client_reads_as_absent_after_its_ttl_and_a_confirmed_one_survives(store: Store) {
+        let unconfirmed = register(&store).await;
+        let confirmed = register(&store).await;
+        clients::confirm(&store, &confirmed).await.unwrap();
+        store.clock().advance(86_400 - 60);
+        assert!(
+            clients::get(&store, &unconfirmed.client_id).await.unwrap().is_some(),
+            "alive within its TTL"
+        );
+        store.clock().advance(61);
+        assert_eq!(clients::get(&store, &unconfirmed.client_id).await.unwrap(), None);
+        assert_eq!(
+            clients::get(&store, &confirmed.client_id).await.unwrap(),
+            Some(confirmed.clone())
+        );
+        store.clock().advance(365 * 86_400);
+        assert_eq!(
+            clients::get(&store, &confirmed.client_id).await.unwrap(),
+            Some(confirmed)
+        );
+    }
+
+    async fn confirming_a_metadata_document_client_writes_nothing(store: Store) {
+        let mut doc = super::client(&["https://app.example.com/callback"]);
+        doc.client_id = "https://app.example.com/oauth/client.json".into();
+        clients::confirm(&store, &doc).await.unwrap();
+        assert!(store.get(Table::Clients, &doc.client_id).await.unwrap().is_none());
+    }
+
+    macro_rules! on_both_backends {
+        ($($name:ident),* $(,)?) => {
+            mod embedded {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        let (store, _clock, _dir) = super::common::embedded();
+                        super::$name(store).await;
+                    }
+                )*
+            }
+            mod dynamodb {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let (store, _clock, _guard) = super::common::dynamo().await;
+                        super::$name(store).await;
+                    }
+                )*
+            }
+        };
+    }
+
+    on_both_backends!(
+        unconfirmed_client_reads_as_absent_after_its_ttl_and_a_confirmed_one_survives,
+        confirming_a_metadata_document_client_writes_nothing,
+    );
+}

@@ -337,11 +337,109 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Moves the clock to just after the start of a `window`, so a test's burst cannot straddle a
+/// window boundary and find its counter reset halfway.
+fn at_window_start(store: &Store, window: i64) {
+    let now = store.clock().now();
+    store.clock().advance(window - now.rem_euclid(window) + 1);
+}
+
+async fn the_global_ceiling_refuses_every_address_with_429_and_retry_after(store: Store) {
+    at_window_start(&store, 3600);
+    let router = app(store.clone(), &[("REGISTRATIONS_GLOBAL_PER_HOUR", "5")]);
+    for n in 1..=5u8 {
+        let r = send(&router, from([198, 51, 100, n], post_json(PATH, &minimal()))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "registration {n}: {}", r.text());
+    }
+    let r = send(&router, from([192, 0, 2, 77], post_json(PATH, &minimal()))).await;
+    assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_requests");
+    assert!(
+        r.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("no more registrations")
+    );
+    let now = store.clock().now();
+    let hour_end = (now.div_euclid(3600) + 1) * 3600;
+    let retry_after: i64 = r.header("retry-after").expect("Retry-After").parse().expect("seconds");
+    assert!(
+        (retry_after - (hour_end - now)).abs() <= 1,
+        "Retry-After points at the hour's end"
+    );
+    store.clock().advance(retry_after);
+    let r = send(&router, from([192, 0, 2, 77], post_json(PATH, &minimal()))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "a new hour starts afresh: {}", r.text());
+}
+
 on_both_backends!(
     confidential_registration_returns_the_secret_once_and_stores_only_its_hash,
     registered_client_reads_back_with_one_store_call,
     registrations_beyond_the_hourly_limit_get_429_with_retry_after,
+    the_global_ceiling_refuses_every_address_with_429_and_retry_after,
 );
+
+/// What claude.ai sends, from one of its few shared egress addresses.
+fn claude_ai() -> Value {
+    json!({
+        "client_name": "Claude",
+        "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+        "scope": "claudeai",
+    })
+}
+
+#[tokio::test]
+async fn fifty_registrations_from_one_shared_egress_address_within_a_minute_all_succeed_by_default() {
+    let (router, store, _dir) = embedded_app();
+    at_window_start(&store, 600);
+    let started = store.clock().now();
+    for n in 1..=50 {
+        let r = send(&router, from([160, 79, 104, 10], post_json(PATH, &claude_ai()))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "registration {n}: {}", r.text());
+    }
+    assert!(store.clock().now() - started < 60, "within a minute");
+}
+
+#[tokio::test]
+async fn a_flood_from_one_address_beyond_its_limit_is_refused_with_429_and_retry_after() {
+    let (router, store, _dir) = embedded_app();
+    at_window_start(&store, 600);
+    let (mut created, mut refused) = (0, 0);
+    for _ in 0..400 {
+        let r = send(&router, from([203, 0, 113, 66], post_json(PATH, &minimal()))).await;
+        match r.status {
+            StatusCode::CREATED => created += 1,
+            _ => {
+                assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "too_many_requests");
+                let retry_after: i64 = r.header("retry-after").expect("Retry-After").parse().unwrap();
+                assert!((1..=600).contains(&retry_after), "{retry_after}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(
+        (created, refused),
+        (300, 100),
+        "300 per address per 10 minutes by default"
+    );
+    let other = send(&router, from([198, 51, 100, 9], post_json(PATH, &minimal()))).await;
+    assert_eq!(other.status, StatusCode::CREATED, "other addresses are not locked out");
+}
+
+#[tokio::test]
+async fn a_registered_client_expires_after_the_unconfirmed_client_ttl() {
+    let (store, _clock, _dir) = common::embedded();
+    let router = app(store.clone(), &[("UNCONFIRMED_CLIENT_TTL", "1h")]);
+    let r = register_json(&router, minimal()).await;
+    let id = r.json()["client_id"].as_str().unwrap().to_owned();
+    let item = store.get(Table::Clients, &id).await.unwrap().expect("stored");
+    assert_eq!(
+        item.expires_at,
+        Some(r.json()["client_id_issued_at"].as_i64().unwrap() + 3600)
+    );
+}
 
 // ---- rate limit ------------------------------------------------------------------------------
 

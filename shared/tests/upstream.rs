@@ -1,6 +1,8 @@
 //! Upstream sign-in through an OpenID Connect provider (a small one on loopback, see
 //! `common::idp`): the flow resumes the pending MCP authorization, an identity returns to its
 //! user, and every failure shows a page, creates no account and leaves the request retryable.
+//! Then each provider's policy: allowed hosted domains, when an email counts as verified, and
+//! GitHub organisation membership (against a fake GitHub API on loopback).
 
 mod common;
 
@@ -19,18 +21,22 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(&[]).await
+}
+
+/// The Acme SSO provider, with more variables (its policy) in `extra`.
+async fn world_with(extra: &[(&str, &str)]) -> World {
     let idp = Idp::start("our-client-at-idp").await;
     let (store, _, dir) = embedded();
-    let h = Harness::with_config(
-        store,
-        &[
-            ("OIDC_PROVIDERS", "acme"),
-            ("OIDC_ACME_ISSUER", &idp.issuer),
-            ("OIDC_ACME_CLIENT_ID", "our-client-at-idp"),
-            ("OIDC_ACME_CLIENT_SECRET", "idp-secret"),
-            ("OIDC_ACME_NAME", "Acme SSO"),
-        ],
-    );
+    let mut vars = vec![
+        ("OIDC_PROVIDERS", "acme"),
+        ("OIDC_ACME_ISSUER", idp.issuer.as_str()),
+        ("OIDC_ACME_CLIENT_ID", "our-client-at-idp"),
+        ("OIDC_ACME_CLIENT_SECRET", "idp-secret"),
+        ("OIDC_ACME_NAME", "Acme SSO"),
+    ];
+    vars.extend_from_slice(extra);
+    let h = Harness::with_config(store, &vars);
     let client = h.public_client().await;
     World {
         h,
@@ -40,25 +46,34 @@ async fn world() -> World {
     }
 }
 
-/// Opens the authorize page and presses "Continue with Acme SSO"; returns the provider URL.
-async fn go_upstream(w: &World, browser: &mut Browser) -> String {
-    let login = browser.get(&Harness::authorize_url(&w.client, &[])).await;
+/// Opens the authorize page and presses "Continue with <name>"; returns the provider URL.
+async fn press(client: &TestClient, browser: &mut Browser, id: &str, name: &str) -> String {
+    let login = browser.get(&Harness::authorize_url(client, &[])).await;
     assert!(
-        login.text().contains("Continue with Acme SSO"),
+        login.text().contains(&format!("Continue with {name}")),
         "the provider is offered"
     );
     let mut fields = common::oauth::inputs(&login.text());
     fields.retain(|k, _| !matches!(k.as_str(), "email" | "password"));
-    fields.insert("provider".into(), "acme".into());
+    fields.insert("provider".into(), id.into());
     let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let reply = browser.send(post_form("/oauth/authorize", &pairs)).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text());
-    let location = reply.header("location").unwrap().to_owned();
+    reply.header("location").unwrap().to_owned()
+}
+
+/// Presses "Continue with Acme SSO"; returns the provider URL.
+async fn go_upstream(w: &World, browser: &mut Browser) -> String {
+    let location = press(&w.client, browser, "acme", "Acme SSO").await;
     assert!(
         location.starts_with(&format!("{}/authorize", w.idp.issuer)),
         "{location}"
     );
     location
+}
+
+fn query(url: &str) -> std::collections::HashMap<String, String> {
+    url::Url::parse(url).unwrap().query_pairs().into_owned().collect()
 }
 
 /// The provider's redirect back to us, as the browser follows it.
@@ -96,16 +111,20 @@ async fn user_of(w: &World, sub: &str) -> String {
 }
 
 async fn no_account(w: &World, sub: &str, email: &str) {
+    no_account_at(&w.h, "acme", sub, email).await;
+}
+
+async fn no_account_at(h: &Harness, provider: &str, sub: &str, email: &str) {
     assert!(
-        w.h.store
-            .get(Table::Users, &users::identity_key("acme", sub))
+        h.store
+            .get(Table::Users, &users::identity_key(provider, sub))
             .await
             .unwrap()
             .is_none(),
         "an identity was created"
     );
     assert!(
-        w.h.store
+        h.store
             .get(Table::Users, &users::email_key(email))
             .await
             .unwrap()
@@ -460,4 +479,310 @@ async fn a_response_naming_the_right_issuer_is_accepted() {
         .get(&callback_path_with(&provider_url, Some(&code), None, &[("iss", &iss)]))
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+}
+
+#[tokio::test]
+async fn a_hosted_domain_outside_the_allowed_ones_is_refused_and_creates_no_account() {
+    let w = world_with(&[("OIDC_ACME_ALLOWED_DOMAINS", "acme.example")]).await;
+    let mut answer = Answer::verified("u-20", "quinn@gmail.example");
+    answer.claims.insert("hd".into(), "elsewhere.example".into());
+    let reply = sign_in_upstream(&w, &mut w.h.browser(), answer).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_retryable(&reply);
+    assert!(
+        reply.text().contains("not in a domain allowed here"),
+        "{}",
+        reply.text()
+    );
+    no_account(&w, "u-20", "quinn@gmail.example").await;
+}
+
+#[tokio::test]
+async fn an_account_without_a_hosted_domain_is_refused_when_domains_are_allowed() {
+    let w = world_with(&[("OIDC_ACME_ALLOWED_DOMAINS", "acme.example")]).await;
+    let reply = sign_in_upstream(&w, &mut w.h.browser(), Answer::verified("u-21", "rae@acme.example")).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::FORBIDDEN,
+        "an email's domain is not the hosted domain"
+    );
+    no_account(&w, "u-21", "rae@acme.example").await;
+}
+
+#[tokio::test]
+async fn an_allowed_hosted_domain_signs_in_and_a_single_domain_is_sent_as_the_hd_hint() {
+    let w = world_with(&[("OIDC_ACME_ALLOWED_DOMAINS", "Acme.example")]).await;
+    let mut browser = w.h.browser();
+    let provider_url = go_upstream(&w, &mut browser).await;
+    assert_eq!(query(&provider_url)["hd"], "acme.example");
+    let mut answer = Answer::verified("u-22", "sam@acme.example");
+    answer.claims.insert("hd".into(), "acme.example".into());
+    let code = w.idp.sign_in(&provider_url, answer);
+    let reply = browser.get(&callback_path(&provider_url, Some(&code), None)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+}
+
+#[tokio::test]
+async fn several_allowed_domains_send_no_hd_hint() {
+    let w = world_with(&[("OIDC_ACME_ALLOWED_DOMAINS", "acme.example,acme.test")]).await;
+    let provider_url = go_upstream(&w, &mut w.h.browser()).await;
+    assert!(!query(&provider_url).contains_key("hd"));
+}
+
+fn without_email_verified(sub: &str, email: &str) -> Answer {
+    let mut answer = Answer::verified(sub, email);
+    answer.claims.insert("email_verified".into(), serde_json::Value::Null);
+    answer
+}
+
+#[tokio::test]
+async fn by_default_an_email_without_email_verified_is_not_verified() {
+    let w = world().await;
+    let reply = sign_in_upstream(
+        &w,
+        &mut w.h.browser(),
+        without_email_verified("u-23", "tao@acme.example"),
+    )
+    .await;
+    assert_retryable(&reply);
+    assert!(reply.text().contains("verified email"));
+    no_account(&w, "u-23", "tao@acme.example").await;
+}
+
+#[tokio::test]
+async fn email_verified_always_trusts_a_provider_that_never_says() {
+    let w = world_with(&[("OIDC_ACME_EMAIL_VERIFIED", "always")]).await;
+    let reply = sign_in_upstream(
+        &w,
+        &mut w.h.browser(),
+        without_email_verified("u-24", "uma@acme.example"),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let mut denied = Answer::verified("u-25", "vic@acme.example");
+    denied.email_verified = false;
+    let reply = sign_in_upstream(&w, &mut w.h.browser(), denied).await;
+    assert_retryable(&reply);
+    no_account(&w, "u-25", "vic@acme.example").await;
+}
+
+#[tokio::test]
+async fn email_verified_xms_edov_trusts_entras_domain_owner_claim_only() {
+    let w = world_with(&[("OIDC_ACME_EMAIL_VERIFIED", "xms_edov")]).await;
+    let mut owned = without_email_verified("u-26", "wes@acme.example");
+    owned.claims.insert("xms_edov".into(), true.into());
+    let reply = sign_in_upstream(&w, &mut w.h.browser(), owned).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let mut unowned = without_email_verified("u-27", "xia@acme.example");
+    unowned.claims.insert("xms_edov".into(), false.into());
+    let reply = sign_in_upstream(&w, &mut w.h.browser(), unowned).await;
+    assert_retryable(&reply);
+    assert!(reply.text().contains("verified email"));
+    no_account(&w, "u-27", "xia@acme.example").await;
+}
+
+/// A fake GitHub on loopback: OAuth token endpoint and the REST API under `/api/v3`, as a GitHub
+/// Enterprise Server serves them.
+mod fake_github {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use axum::extract::{Path, State};
+    use axum::routing::{get, post};
+    use axum::{Form, Json, Router};
+    use http::{HeaderMap, StatusCode};
+    use serde_json::{Value, json};
+
+    #[derive(Clone)]
+    pub struct User {
+        pub id: u64,
+        pub email: String,
+        /// Organisation login → membership state ("active" or "pending").
+        pub orgs: Vec<(String, String)>,
+    }
+
+    #[derive(Clone)]
+    pub struct GitHub {
+        pub url: String,
+        codes: Arc<Mutex<HashMap<String, User>>>,
+        tokens: Arc<Mutex<HashMap<String, User>>>,
+    }
+
+    impl GitHub {
+        pub async fn start() -> GitHub {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let gh = GitHub {
+                url: format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port()),
+                codes: Arc::default(),
+                tokens: Arc::default(),
+            };
+            let app = Router::new()
+                .route("/login/oauth/access_token", post(token))
+                .route("/api/v3/user", get(user))
+                .route("/api/v3/user/emails", get(emails))
+                .route("/api/v3/user/memberships/orgs/{org}", get(membership))
+                .with_state(gh.clone());
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            gh
+        }
+
+        /// The user approves at GitHub: returns the code GitHub sends back.
+        pub fn sign_in(&self, user: User) -> String {
+            let code = mcp_oauth::crypto::random_token();
+            self.codes.lock().unwrap().insert(code.clone(), user);
+            code
+        }
+
+        fn user(&self, headers: &HeaderMap) -> Option<User> {
+            let token = headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer ")?;
+            self.tokens.lock().unwrap().get(token).cloned()
+        }
+    }
+
+    async fn token(State(gh): State<GitHub>, Form(form): Form<HashMap<String, String>>) -> (StatusCode, Json<Value>) {
+        let Some(user) = form.get("code").and_then(|c| gh.codes.lock().unwrap().remove(c)) else {
+            return (StatusCode::BAD_REQUEST, Json(json!({"error": "bad_verification_code"})));
+        };
+        let access = mcp_oauth::crypto::random_token();
+        gh.tokens.lock().unwrap().insert(access.clone(), user);
+        (
+            StatusCode::OK,
+            Json(json!({"access_token": access, "token_type": "bearer"})),
+        )
+    }
+
+    async fn user(State(gh): State<GitHub>, headers: HeaderMap) -> (StatusCode, Json<Value>) {
+        match gh.user(&headers) {
+            Some(u) => (
+                StatusCode::OK,
+                Json(json!({"id": u.id, "login": format!("user{}", u.id)})),
+            ),
+            None => (StatusCode::UNAUTHORIZED, Json(json!({"message": "Bad credentials"}))),
+        }
+    }
+
+    async fn emails(State(gh): State<GitHub>, headers: HeaderMap) -> (StatusCode, Json<Value>) {
+        match gh.user(&headers) {
+            Some(u) => (
+                StatusCode::OK,
+                Json(json!([{"email": u.email, "primary": true, "verified": true}])),
+            ),
+            None => (StatusCode::UNAUTHORIZED, Json(json!({"message": "Bad credentials"}))),
+        }
+    }
+
+    async fn membership(
+        State(gh): State<GitHub>,
+        Path(org): Path<String>,
+        headers: HeaderMap,
+    ) -> (StatusCode, Json<Value>) {
+        let Some(u) = gh.user(&headers) else {
+            return (StatusCode::UNAUTHORIZED, Json(json!({"message": "Bad credentials"})));
+        };
+        match u.orgs.iter().find(|(o, _)| o.eq_ignore_ascii_case(&org)) {
+            Some((o, state)) => (
+                StatusCode::OK,
+                Json(json!({"state": state, "role": "member", "organization": {"login": o}})),
+            ),
+            None => (StatusCode::NOT_FOUND, Json(json!({"message": "Not Found"}))),
+        }
+    }
+}
+
+struct GitHubWorld {
+    h: Harness,
+    gh: fake_github::GitHub,
+    client: TestClient,
+    _dir: tempfile::TempDir,
+}
+
+async fn github_world(allowed_orgs: &str) -> GitHubWorld {
+    let gh = fake_github::GitHub::start().await;
+    let (store, _, dir) = embedded();
+    let h = Harness::with_config(
+        store,
+        &[
+            ("GITHUB_CLIENT_ID", "Iv1.ours"),
+            ("GITHUB_CLIENT_SECRET", "gh-secret"),
+            ("GITHUB_URL", &gh.url),
+            ("GITHUB_ALLOWED_ORGS", allowed_orgs),
+        ],
+    );
+    let client = h.public_client().await;
+    GitHubWorld {
+        h,
+        gh,
+        client,
+        _dir: dir,
+    }
+}
+
+/// Signs in through the fake GitHub as `user`; returns our callback's answer.
+async fn sign_in_with_github(w: &GitHubWorld, user: fake_github::User) -> Reply {
+    let mut browser = w.h.browser();
+    let provider_url = press(&w.client, &mut browser, "github", "GitHub").await;
+    assert!(
+        provider_url.starts_with(&format!("{}/login/oauth/authorize", w.gh.url)),
+        "GITHUB_URL is where the browser goes: {provider_url}"
+    );
+    let q = query(&provider_url);
+    assert_eq!(q["scope"], "read:user user:email read:org");
+    let redirect = url::Url::parse(&q["redirect_uri"]).unwrap();
+    assert_eq!(redirect.path(), "/oauth/callback/github");
+    let code = w.gh.sign_in(user);
+    let back = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("state", q["state"].as_str()), ("code", code.as_str())])
+        .finish();
+    browser.get(&format!("{}?{back}", redirect.path())).await
+}
+
+fn github_user(id: u64, email: &str, orgs: &[(&str, &str)]) -> fake_github::User {
+    fake_github::User {
+        id,
+        email: email.into(),
+        orgs: orgs.iter().map(|(o, s)| (o.to_string(), s.to_string())).collect(),
+    }
+}
+
+#[tokio::test]
+async fn a_github_user_active_in_an_allowed_organisation_signs_in() {
+    let w = github_world("tools,acme-corp").await;
+    let user = github_user(41, "yan@acme.example", &[("other", "active"), ("Acme-Corp", "active")]);
+    let reply = sign_in_with_github(&w, user).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert!(
+        reply.text().contains("value=\"approve\""),
+        "the consent screen comes next"
+    );
+    assert!(
+        w.h.store
+            .get(Table::Users, &users::identity_key("github", "41"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn a_github_user_outside_the_allowed_organisations_is_refused_and_creates_no_account() {
+    let w = github_world("acme-corp").await;
+    let reply = sign_in_with_github(&w, github_user(42, "zoe@acme.example", &[("other", "active")])).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_retryable(&reply);
+    assert!(
+        reply
+            .text()
+            .contains("Your GitHub account is not a member of an organisation allowed here."),
+        "{}",
+        reply.text()
+    );
+    no_account_at(&w.h, "github", "42", "zoe@acme.example").await;
+}
+
+#[tokio::test]
+async fn a_pending_github_invitation_is_not_membership() {
+    let w = github_world("acme-corp").await;
+    let reply = sign_in_with_github(&w, github_user(43, "abe@acme.example", &[("acme-corp", "pending")])).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    no_account_at(&w.h, "github", "43", "abe@acme.example").await;
 }

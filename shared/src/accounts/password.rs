@@ -1,9 +1,16 @@
-//! Password hashing (argon2id) and the password rules shown on the sign-up page.
+//! Password hashing (argon2id) and the password rules shown on the sign-up page, after NIST SP
+//! 800-63B §5.1.1.2: Unicode NFKC normalisation before anything else, length in characters, no
+//! composition rules, and a check against a list of commonly used and leaked passwords.
 //!
 //! Not for: looking users up or counting failed logins (see `users` and `throttle`).
 
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, is_nfkc_quick};
 
 /// Fewest characters a password may have (NIST SP 800-63B asks for at least 8; we ask for more
 /// because there are no composition rules).
@@ -17,6 +24,7 @@ pub const RULES: &[&str] = &[
     "At most 128 characters.",
     "Not your email address.",
     "Not a single character repeated.",
+    "Not a commonly used or leaked password.",
     "Any characters are allowed, including spaces and emoji; a long passphrase is best.",
 ];
 
@@ -41,6 +49,29 @@ pub enum WeakPassword {
     SameAsEmail,
     #[error("Do not use one character repeated; try a few words instead.")]
     Repetitive,
+    #[error("This password appears in lists of leaked passwords; choose another.")]
+    Breached,
+}
+
+/// The most common leaked passwords that our length rules would otherwise let through: NFKC,
+/// lower case, sorted bytewise, one a line. Source and licence: `shared/data/README.md`.
+const COMMON_PASSWORDS: &str = include_str!("../../data/common-passwords.txt");
+
+static COMMON: LazyLock<Vec<&'static str>> = LazyLock::new(|| COMMON_PASSWORDS.lines().collect());
+
+/// Whether `normalized` (already NFKC) is on the list, ignoring case.
+fn is_common(normalized: &str) -> bool {
+    COMMON.binary_search(&normalized.to_lowercase().as_str()).is_ok()
+}
+
+/// NFKC (SP 800-63B §5.1.1.2): one password typed on two keyboards, or pasted from two
+/// programs (composed é against e + combining accent, full-width against ASCII), is one password.
+pub fn normalize(password: &str) -> Cow<'_, str> {
+    if is_nfkc_quick(password.chars()) == IsNormalized::Yes {
+        Cow::Borrowed(password)
+    } else {
+        Cow::Owned(password.nfkc().collect())
+    }
 }
 
 /// Hashing failed: never the user's fault, answered as a server error.
@@ -53,9 +84,11 @@ fn hasher() -> Result<Argon2<'static>, PasswordError> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
-/// Enforces [`RULES`]. Lengths count characters, not bytes, so a non-Latin password is not
-/// penalised for its encoding.
+/// Enforces [`RULES`] on the normalised password. Lengths count characters, not bytes, so a
+/// non-Latin password is not penalised for its encoding.
 pub fn check_rules(password: &str, email: &str) -> Result<(), WeakPassword> {
+    let password = normalize(password);
+    let password = password.as_ref();
     let chars = password.chars().count();
     if chars < MIN_CHARS {
         return Err(WeakPassword::TooShort);
@@ -73,13 +106,17 @@ pub fn check_rules(password: &str, email: &str) -> Result<(), WeakPassword> {
     {
         return Err(WeakPassword::Repetitive);
     }
+    if is_common(password) {
+        return Err(WeakPassword::Breached);
+    }
     Ok(())
 }
 
 /// argon2id with OWASP parameters (m=19456 KiB, t=2, p=1) and a random 128-bit salt, as a PHC
-/// string. Runs on tokio's blocking pool: it takes tens of milliseconds of CPU.
+/// string, of the NFKC-normalised password. Runs on tokio's blocking pool: it takes tens of
+/// milliseconds of CPU.
 pub async fn hash(password: &str) -> Result<String, PasswordError> {
-    let password = password.to_owned();
+    let password = normalize(password).into_owned();
     tokio::task::spawn_blocking(move || {
         let phc = hasher()?
             .hash_password(password.as_bytes())
@@ -90,14 +127,22 @@ pub async fn hash(password: &str) -> Result<String, PasswordError> {
     .map_err(|e| PasswordError(e.to_string()))?
 }
 
-/// True when `password` matches the PHC string. The parameters come from the string itself, and
-/// the argon2 crate compares the outputs in constant time. A malformed hash verifies nothing.
+/// True when `password`, normalised as [`hash`] does, matches the PHC string. The parameters
+/// come from the string itself, and the argon2 crate compares the outputs in constant time. A
+/// malformed hash verifies nothing.
 pub async fn verify(password: &str, phc: &str) -> bool {
-    let (password, phc) = (password.to_owned(), phc.to_owned());
+    let normalized = normalize(password);
+    // A hash made before passwords were normalised is of the password as typed: try that too,
+    // only when it differs (the extra cost says nothing about the account, only about the input).
+    let typed = matches!(normalized, Cow::Owned(_)).then(|| password.to_owned());
+    let (normalized, phc) = (normalized.into_owned(), phc.to_owned());
     tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .verify_password(password.as_bytes(), phc.as_str())
-            .is_ok()
+        let matches = |candidate: &str| {
+            Argon2::default()
+                .verify_password(candidate.as_bytes(), phc.as_str())
+                .is_ok()
+        };
+        matches(&normalized) || typed.as_deref().is_some_and(matches)
     })
     .await
     .unwrap_or(false)
@@ -108,4 +153,81 @@ pub async fn verify(password: &str, phc: &str) -> bool {
 pub async fn verify_dummy(password: &str) -> bool {
     verify(password, DUMMY_HASH).await;
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NFC: &str = "caf\u{e9} au lait, s'il vous pla\u{ee}t";
+    const NFD: &str = "cafe\u{301} au lait, s'il vous plai\u{302}t";
+
+    #[test]
+    fn the_common_password_list_is_normalised_lower_case_sorted_and_unique() {
+        assert!(COMMON.len() > 100);
+        assert!(
+            COMMON.windows(2).all(|w| w[0] < w[1]),
+            "sorted and unique, for binary search"
+        );
+        for p in COMMON.iter() {
+            assert_eq!(normalize(p), *p);
+            assert_eq!(p.to_lowercase(), *p);
+            assert!(p.chars().count() >= MIN_CHARS, "{p} could never pass the length rule");
+        }
+    }
+
+    #[test]
+    fn a_common_12_character_password_is_refused_in_any_case() {
+        assert_eq!(check_rules("qwerty123456", "a@b.co"), Err(WeakPassword::Breached));
+        assert_eq!(check_rules("LeaveMeAlone", "a@b.co"), Err(WeakPassword::Breached));
+        assert_eq!(check_rules("qwerty123456 but longer", "a@b.co"), Ok(()));
+    }
+
+    #[test]
+    fn a_full_width_spelling_of_a_common_password_is_refused() {
+        // Full-width Latin letters are NFKC-equivalent to ASCII ones.
+        let full_width: String = "qwerty123456"
+            .chars()
+            .map(|c| char::from_u32(c as u32 + 0xFEE0).unwrap())
+            .collect();
+        assert_ne!(full_width, "qwerty123456");
+        assert_eq!(check_rules(&full_width, "a@b.co"), Err(WeakPassword::Breached));
+    }
+
+    #[test]
+    fn length_is_counted_after_normalisation() {
+        // Six accented letters typed decomposed: 12 code points, 6 characters after NFKC.
+        let decomposed = "e\u{301}".repeat(3) + &"a\u{300}".repeat(3);
+        assert_eq!(decomposed.chars().count(), 12);
+        assert_eq!(check_rules(&decomposed, "a@b.co"), Err(WeakPassword::TooShort));
+        // Four "ﬃ" ligatures: 4 code points, 12 letters after NFKC.
+        let ligatures = "ﬃ".repeat(4);
+        assert_eq!(ligatures.chars().count(), 4);
+        assert_eq!(check_rules(&ligatures, "a@b.co"), Ok(()));
+    }
+
+    #[test]
+    fn nfc_and_nfd_spellings_normalise_alike() {
+        assert_ne!(NFC, NFD);
+        assert_eq!(normalize(NFC), normalize(NFD));
+        assert!(matches!(normalize("plain ascii"), Cow::Borrowed(_)));
+    }
+
+    #[tokio::test]
+    async fn nfc_and_nfd_spellings_of_one_password_both_verify() {
+        let phc = hash(NFC).await.unwrap();
+        assert!(verify(NFD, &phc).await);
+        assert!(verify(NFC, &phc).await);
+        let phc = hash(NFD).await.unwrap();
+        assert!(verify(NFC, &phc).await);
+        assert!(!verify("cafe au lait, s'il vous plait", &phc).await);
+    }
+
+    #[tokio::test]
+    async fn a_hash_of_an_unnormalised_password_still_verifies() {
+        // As stored before normalisation: the NFD bytes hashed as they were typed.
+        let legacy = hasher().unwrap().hash_password(NFD.as_bytes()).unwrap().to_string();
+        assert!(verify(NFD, &legacy).await);
+        assert!(!verify(NFC, &legacy).await, "only the spelling that was hashed");
+    }
 }

@@ -557,7 +557,9 @@ async fn authorize_post(State(state): State<AppState>, urls: Urls, ClientIp(ip):
                     tracing::info!(event = "consent_denied", client_id = %req.client_id, user_id = %session.user_id);
                     Ok(refuse(&ctx, &req, "access_denied", "the user denied the request"))
                 } else {
-                    match consent::remember(&ctx.state.store, &session.user_id, &req).await {
+                    // A client a person approved is kept; one nobody ever approves expires.
+                    let confirmed = clients::confirm(&ctx.state.store, &client).await;
+                    match confirmed.and(consent::remember(&ctx.state.store, &session.user_id, &req).await) {
                         Ok(()) => grant(&ctx, &req, &session).await,
                         Err(e) => Err(e.into()),
                     }

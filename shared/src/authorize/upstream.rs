@@ -290,6 +290,8 @@ pub async fn callback(
             tracing::warn!(event = "upstream_sign_in_failed", provider = %provider.id, error = %e);
             let status = if matches!(e, UpstreamError::Unreachable(_)) {
                 StatusCode::BAD_GATEWAY
+            } else if matches!(e, UpstreamError::NotAllowed(_)) {
+                StatusCode::FORBIDDEN
             } else {
                 StatusCode::BAD_REQUEST
             };

@@ -4,14 +4,16 @@
 //!
 //! | variables | provider |
 //! |---|---|
-//! | `GITHUB_CLIENT_ID`, `GITHUB_CLIENT_SECRET` | GitHub |
-//! | `GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET` | Google (OpenID Connect, issuer `https://accounts.google.com`) |
-//! | `OIDC_PROVIDERS=okta,corp` and for each id `OIDC_<ID>_ISSUER`, `OIDC_<ID>_CLIENT_ID`, `OIDC_<ID>_CLIENT_SECRET`, optional `OIDC_<ID>_NAME`, `OIDC_<ID>_SCOPES` | any OpenID Connect provider |
+//! | `GITHUB_CLIENT_ID`, `GITHUB_CLIENT_SECRET`, optional `GITHUB_URL`, `GITHUB_ALLOWED_ORGS` | GitHub (or GitHub Enterprise Server) |
+//! | `GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET`, optional `GOOGLE_ALLOWED_DOMAINS` | Google (OpenID Connect, issuer `https://accounts.google.com`) |
+//! | `OIDC_PROVIDERS=okta,corp` and for each id `OIDC_<ID>_ISSUER`, `OIDC_<ID>_CLIENT_ID`, `OIDC_<ID>_CLIENT_SECRET`, optional `OIDC_<ID>_NAME`, `OIDC_<ID>_SCOPES`, `OIDC_<ID>_ALLOWED_DOMAINS`, `OIDC_<ID>_EMAIL_VERIFIED` | any OpenID Connect provider |
 
 use std::fmt;
 
 use url::Url;
 
+use super::github;
+use super::policy::{EmailTrust, Policy};
 use crate::config::ConfigError;
 
 #[derive(Clone, PartialEq)]
@@ -30,6 +32,11 @@ pub struct ProviderConfig {
     pub client_id: String,
     pub client_secret: String,
     pub scopes: Vec<String>,
+    /// Who may sign in through this provider, and when its emails count as verified.
+    pub policy: Policy,
+    /// GitHub's web and API addresses (github.com, or a GitHub Enterprise Server); `None` for
+    /// OpenID Connect providers, whose endpoints come from discovery.
+    pub github: Option<github::Urls>,
 }
 
 // Written by hand so the client secret never reaches a log line through `{:?}`.
@@ -46,6 +53,8 @@ impl fmt::Debug for ProviderConfig {
             .field("client_id", &self.client_id)
             .field("client_secret", &"<redacted>")
             .field("scopes", &self.scopes)
+            .field("policy", &self.policy)
+            .field("github", &self.github)
             .finish()
     }
 }
@@ -96,18 +105,104 @@ fn scopes(raw: Option<String>, default: &str) -> Vec<String> {
         .collect()
 }
 
+/// A comma-separated list, each entry trimmed, lower-cased and checked by `valid`.
+fn list(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    expected: &'static str,
+    valid: impl Fn(&str) -> bool,
+) -> Result<Vec<String>, ConfigError> {
+    let mut out = Vec::new();
+    for entry in get(var)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        if !valid(entry) {
+            return Err(err(var, expected, entry));
+        }
+        out.push(entry.to_ascii_lowercase());
+    }
+    Ok(out)
+}
+
+/// A GitHub organisation login: letters, digits and '-', at most 39 characters (GitHub's rule).
+/// Safe to put in a URL path as it is.
+fn valid_org(s: &str) -> bool {
+    (1..=39).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// A DNS domain such as `example.com`.
+fn valid_domain(s: &str) -> bool {
+    s.len() <= 253
+        && s.contains('.')
+        && s.split('.').all(|label| {
+            (1..=63).contains(&label.len()) && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+fn domains(get: &impl Fn(&str) -> Option<String>, var: &'static str) -> Result<Vec<String>, ConfigError> {
+    list(
+        get,
+        var,
+        "comma-separated domains, e.g. example.com,example.org",
+        valid_domain,
+    )
+}
+
+/// `OIDC_<ID>_EMAIL_VERIFIED`; unset, Microsoft Entra ID issuers get `xms_edov` (Entra never sends
+/// `email_verified`, so `claim` would refuse every sign-in, and `always` would trust addresses
+/// any tenant's administrator can type in) and every other issuer `claim`.
+fn email_trust(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    issuer: &Url,
+) -> Result<EmailTrust, ConfigError> {
+    match get(var) {
+        Some(raw) => EmailTrust::parse(&raw).ok_or_else(|| err(var, "claim, always or xms_edov", &raw)),
+        None if issuer.host_str() == Some("login.microsoftonline.com") => Ok(EmailTrust::XmsEdov),
+        None => Ok(EmailTrust::Claim),
+    }
+}
+
 /// Every configured provider, in button order: GitHub, Google, then `OIDC_PROVIDERS` in order.
 pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<ProviderConfig>, ConfigError> {
     let mut out = Vec::new();
     if let Some((client_id, client_secret)) = pair(get, "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET")? {
+        let raw_url = get("GITHUB_URL").unwrap_or_else(|| github::DEFAULT_URL.to_owned());
+        let web = valid_issuer(&raw_url).ok_or_else(|| {
+            err(
+                "GITHUB_URL",
+                "https://github.com or a GitHub Enterprise Server's https URL (http only on loopback)",
+                &raw_url,
+            )
+        })?;
+        let allowed_orgs = list(
+            get,
+            "GITHUB_ALLOWED_ORGS",
+            "comma-separated GitHub organisation logins",
+            valid_org,
+        )?;
+        // read:user for the id, user:email for the verified address, read:org to see private
+        // organisation memberships (without it GitHub shows only public ones).
+        let default_scopes = if allowed_orgs.is_empty() {
+            "read:user user:email"
+        } else {
+            "read:user user:email read:org"
+        };
         out.push(ProviderConfig {
             id: "github".into(),
             name: "GitHub".into(),
             kind: ProviderKind::GitHub,
             client_id,
             client_secret,
-            // read:user for the id, user:email for the verified address.
-            scopes: scopes(None, "read:user user:email"),
+            scopes: scopes(None, default_scopes),
+            policy: Policy {
+                allowed_orgs,
+                ..Policy::default()
+            },
+            github: Some(github::Urls::new(&web)),
         });
     }
     if let Some((client_id, client_secret)) = pair(get, "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET")? {
@@ -120,6 +215,13 @@ pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<Provider
             client_id,
             client_secret,
             scopes: scopes(None, "openid email profile"),
+            policy: Policy {
+                allowed_domains: domains(get, "GOOGLE_ALLOWED_DOMAINS")?,
+                // Google sends `email_verified`.
+                email_trust: EmailTrust::Claim,
+                ..Policy::default()
+            },
+            github: None,
         });
     }
     for id in get("OIDC_PROVIDERS")
@@ -157,6 +259,11 @@ pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<Provider
                 .map(|f| f.to_uppercase().chain(c).collect())
                 .unwrap_or_default()
         });
+        let policy = Policy {
+            allowed_domains: domains(get, var_name(id, "ALLOWED_DOMAINS"))?,
+            email_trust: email_trust(get, var_name(id, "EMAIL_VERIFIED"), &issuer)?,
+            ..Policy::default()
+        };
         out.push(ProviderConfig {
             id: id.to_owned(),
             name,
@@ -164,6 +271,8 @@ pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<Provider
             client_id,
             client_secret,
             scopes: scopes(get(var_name(id, "SCOPES")), "openid email profile"),
+            policy,
+            github: None,
         });
     }
     Ok(out)
@@ -243,6 +352,72 @@ mod tests {
             "OIDC_X_ISSUER"
         );
         assert!(valid_issuer("http://127.0.0.1:9000").is_some());
+    }
+
+    const GITHUB: [(&str, &str); 2] = [("GITHUB_CLIENT_ID", "gh"), ("GITHUB_CLIENT_SECRET", "s")];
+
+    #[test]
+    fn github_allowed_orgs_add_the_read_org_scope() {
+        let p = with(&[GITHUB[0], GITHUB[1], ("GITHUB_ALLOWED_ORGS", "Acme-Corp, tools")]).unwrap();
+        assert_eq!(p[0].policy.allowed_orgs, ["acme-corp", "tools"]);
+        assert_eq!(p[0].scopes, ["read:user", "user:email", "read:org"]);
+        let e = with(&[GITHUB[0], GITHUB[1], ("GITHUB_ALLOWED_ORGS", "../admin")]).unwrap_err();
+        assert_eq!(e.var, "GITHUB_ALLOWED_ORGS");
+    }
+
+    #[test]
+    fn github_url_defaults_to_github_com_and_names_an_enterprise_servers_api() {
+        let urls = with(&GITHUB).unwrap()[0].github.clone().unwrap();
+        assert_eq!(urls.authorize, "https://github.com/login/oauth/authorize");
+        assert_eq!(urls.api, "https://api.github.com");
+        let ghes = with(&[GITHUB[0], GITHUB[1], ("GITHUB_URL", "https://git.corp.example/")]).unwrap();
+        let urls = ghes[0].github.clone().unwrap();
+        assert_eq!(urls.token, "https://git.corp.example/login/oauth/access_token");
+        assert_eq!(urls.api, "https://git.corp.example/api/v3");
+        let e = with(&[GITHUB[0], GITHUB[1], ("GITHUB_URL", "http://git.corp.example")]).unwrap_err();
+        assert_eq!(e.var, "GITHUB_URL", "plain http only on loopback");
+    }
+
+    fn oidc(issuer: &str, extra: &[(&str, &str)]) -> Result<Vec<ProviderConfig>, ConfigError> {
+        let mut vars = vec![
+            ("OIDC_PROVIDERS", "x"),
+            ("OIDC_X_ISSUER", issuer),
+            ("OIDC_X_CLIENT_ID", "c"),
+            ("OIDC_X_CLIENT_SECRET", "s"),
+        ];
+        vars.extend_from_slice(extra);
+        with(&vars)
+    }
+
+    #[test]
+    fn email_trust_defaults_to_xms_edov_only_for_entra_id() {
+        let entra = oidc("https://login.microsoftonline.com/tenant-id/v2.0", &[]).unwrap();
+        assert_eq!(entra[0].policy.email_trust, EmailTrust::XmsEdov);
+        let okta = oidc("https://acme.okta.com", &[]).unwrap();
+        assert_eq!(okta[0].policy.email_trust, EmailTrust::Claim);
+        let vouched = oidc("https://acme.okta.com", &[("OIDC_X_EMAIL_VERIFIED", "always")]).unwrap();
+        assert_eq!(vouched[0].policy.email_trust, EmailTrust::Always);
+        let e = oidc("https://acme.okta.com", &[("OIDC_X_EMAIL_VERIFIED", "yes")]).unwrap_err();
+        assert_eq!(e.var, "OIDC_X_EMAIL_VERIFIED");
+    }
+
+    #[test]
+    fn allowed_domains_are_checked_domains_in_lower_case() {
+        let p = oidc(
+            "https://acme.okta.com",
+            &[("OIDC_X_ALLOWED_DOMAINS", "Example.com,example.org")],
+        )
+        .unwrap();
+        assert_eq!(p[0].policy.allowed_domains, ["example.com", "example.org"]);
+        let e = oidc("https://acme.okta.com", &[("OIDC_X_ALLOWED_DOMAINS", "not a domain")]).unwrap_err();
+        assert_eq!(e.var, "OIDC_X_ALLOWED_DOMAINS");
+        let g = with(&[
+            ("GOOGLE_CLIENT_ID", "go"),
+            ("GOOGLE_CLIENT_SECRET", "t"),
+            ("GOOGLE_ALLOWED_DOMAINS", "example.com"),
+        ])
+        .unwrap();
+        assert_eq!(g[0].policy.allowed_domains, ["example.com"]);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! GitHub, which speaks OAuth 2.0 but not OpenID Connect: the user's id comes from `GET /user`
-//! and the verified primary email from `GET /user/emails`.
+//! and the verified primary email from `GET /user/emails`; with `GITHUB_ALLOWED_ORGS`, the user
+//! must also be an active member of one of those organisations. github.com by default, or a
+//! GitHub Enterprise Server at `GITHUB_URL`.
 
 use serde::Deserialize;
 
@@ -9,7 +11,11 @@ use super::identity::{Endpoints, Identity, UpstreamError};
 pub const AUTHORIZE_URL: &str = "https://github.com/login/oauth/authorize";
 pub const TOKEN_URL: &str = "https://github.com/login/oauth/access_token";
 pub const API_URL: &str = "https://api.github.com";
+/// `GITHUB_URL` when unset.
+pub const DEFAULT_URL: &str = "https://github.com";
 
+/// github.com's endpoints. The exchange uses the provider's own ([`Urls`]), which are these
+/// unless `GITHUB_URL` names a GitHub Enterprise Server.
 pub fn endpoints() -> Endpoints<'static> {
     Endpoints {
         authorization: AUTHORIZE_URL,
@@ -17,9 +23,52 @@ pub fn endpoints() -> Endpoints<'static> {
     }
 }
 
+/// Where one GitHub lives: its OAuth endpoints and its REST API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Urls {
+    pub authorize: String,
+    pub token: String,
+    /// The REST API root, without a trailing slash.
+    pub api: String,
+}
+
+impl Urls {
+    /// From the web address: github.com's API is `api.github.com`, an Enterprise Server's is
+    /// `<url>/api/v3`.
+    pub fn new(web: &url::Url) -> Urls {
+        let web = web.as_str().trim_end_matches('/');
+        let api = if web == DEFAULT_URL {
+            API_URL.to_owned()
+        } else {
+            format!("{web}/api/v3")
+        };
+        Urls {
+            authorize: format!("{web}/login/oauth/authorize"),
+            token: format!("{web}/login/oauth/access_token"),
+            api,
+        }
+    }
+
+    pub fn endpoints(&self) -> Endpoints<'_> {
+        Endpoints {
+            authorization: &self.authorize,
+            token: &self.token,
+        }
+    }
+}
+
+fn api_url(p: &ProviderConfig) -> &str {
+    p.github.as_ref().map_or(API_URL, |u| u.api.as_str())
+}
+
 #[derive(Deserialize)]
 struct GitHubUser {
     id: u64,
+}
+
+#[derive(Deserialize)]
+struct Membership {
+    state: String,
 }
 
 #[derive(Deserialize)]
@@ -29,20 +78,28 @@ struct GitHubEmail {
     verified: bool,
 }
 
+async fn send(
+    http: &reqwest::Client,
+    p: &ProviderConfig,
+    path: &str,
+    token: &str,
+) -> Result<reqwest::Response, UpstreamError> {
+    http.get(format!("{}{path}", api_url(p)))
+        .bearer_auth(token)
+        .header("accept", "application/vnd.github+json")
+        .header("x-github-api-version", "2022-11-28")
+        .send()
+        .await
+        .map_err(|_| UpstreamError::Unreachable(p.name.clone()))
+}
+
 async fn get<T: serde::de::DeserializeOwned>(
     http: &reqwest::Client,
     p: &ProviderConfig,
     path: &str,
     token: &str,
 ) -> Result<T, UpstreamError> {
-    let res = http
-        .get(format!("{API_URL}{path}"))
-        .bearer_auth(token)
-        .header("accept", "application/vnd.github+json")
-        .header("x-github-api-version", "2022-11-28")
-        .send()
-        .await
-        .map_err(|_| UpstreamError::Unreachable(p.name.clone()))?;
+    let res = send(http, p, path, token).await?;
     if !res.status().is_success() {
         return Err(UpstreamError::Refused(p.name.clone()));
     }
@@ -51,15 +108,55 @@ async fn get<T: serde::de::DeserializeOwned>(
         .map_err(|e| UpstreamError::Unverifiable(p.name.clone(), e.to_string()))
 }
 
+/// Whether the token's user is an active member of `org`. `GET /user/memberships/orgs/{org}`
+/// rather than `GET /user/orgs`: one answer per allowed organisation, no pagination to follow,
+/// and it tells an active member from one with a pending invitation. 404: not a member; 403: the
+/// organisation has not approved this OAuth app, so its membership is hidden from us.
+async fn active_member(
+    http: &reqwest::Client,
+    p: &ProviderConfig,
+    org: &str,
+    token: &str,
+) -> Result<bool, UpstreamError> {
+    let res = send(http, p, &format!("/user/memberships/orgs/{org}"), token).await?;
+    match res.status().as_u16() {
+        200 => {
+            let m: Membership = res
+                .json()
+                .await
+                .map_err(|e| UpstreamError::Unverifiable(p.name.clone(), e.to_string()))?;
+            Ok(m.state == "active")
+        }
+        403 | 404 => Ok(false),
+        _ => Err(UpstreamError::Refused(p.name.clone())),
+    }
+}
+
 /// The GitHub user behind an access token, with their primary email if GitHub verified it.
+/// With allowed organisations, a user in none of them is refused before anything is created.
 pub async fn identity(http: &reqwest::Client, p: &ProviderConfig, token: &str) -> Result<Identity, UpstreamError> {
     let user: GitHubUser = get(http, p, "/user", token).await?;
+    if !p.policy.allowed_orgs.is_empty() {
+        let mut member = false;
+        for org in &p.policy.allowed_orgs {
+            if active_member(http, p, org, token).await? {
+                member = true;
+                break;
+            }
+        }
+        if !member {
+            return Err(UpstreamError::NotAllowed(
+                "Your GitHub account is not a member of an organisation allowed here.".into(),
+            ));
+        }
+    }
     let emails: Vec<GitHubEmail> = get(http, p, "/user/emails", token).await?;
     let primary = emails.into_iter().find(|e| e.primary);
     Ok(Identity {
         subject: user.id.to_string(),
         email_verified: primary.as_ref().is_some_and(|e| e.verified),
         email: primary.map(|e| e.email),
+        hosted_domain: None,
     })
 }
 
@@ -77,6 +174,8 @@ mod tests {
             client_id: "Iv1.abc".into(),
             client_secret: "s".into(),
             scopes: vec!["read:user".into(), "user:email".into()],
+            policy: Default::default(),
+            github: Some(Urls::new(&url::Url::parse(DEFAULT_URL).unwrap())),
         }
     }
 

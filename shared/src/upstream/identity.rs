@@ -18,8 +18,10 @@ pub struct Identity {
     /// The provider's stable id for the user (`sub`, or GitHub's numeric id).
     pub subject: String,
     pub email: Option<String>,
-    /// Whether the provider asserts it verified `email`.
+    /// Whether `email` counts as verified, under the provider's policy (`policy::EmailTrust`).
     pub email_verified: bool,
+    /// Google Workspace's `hd` claim: the domain the account belongs to; `None` elsewhere.
+    pub hosted_domain: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -34,6 +36,10 @@ pub enum UpstreamError {
     NoVerifiedEmail(String),
     #[error("Sign-in with {0} is not set up correctly on this server.")]
     Misconfigured(String),
+    /// The provider vouched for the user, but this server's policy for it does not admit them
+    /// (organisation, domain); the message says which.
+    #[error("{0}")]
+    NotAllowed(String),
 }
 
 /// Token responses may carry an OpenID Connect ID token.
@@ -68,6 +74,15 @@ pub struct Endpoints<'a> {
 
 fn client(p: &ProviderConfig, endpoints: &Endpoints<'_>, redirect_uri: &str) -> Result<UpstreamClient, UpstreamError> {
     let bad = |_| UpstreamError::Misconfigured(p.name.clone());
+    // GitHub's endpoints follow `GITHUB_URL` (an Enterprise Server): they take precedence over
+    // the ones passed in, which for GitHub are github.com's (`github::endpoints()`).
+    let endpoints = p.github.as_ref().map_or_else(
+        || Endpoints {
+            authorization: endpoints.authorization,
+            token: endpoints.token,
+        },
+        |urls| urls.endpoints(),
+    );
     Ok(oauth2::Client::new(ClientId::new(p.client_id.clone()))
         .set_client_secret(ClientSecret::new(p.client_secret.clone()))
         .set_auth_uri(AuthUrl::new(endpoints.authorization.to_owned()).map_err(bad)?)
@@ -111,6 +126,13 @@ pub fn authorize_url(
         .set_pkce_challenge(challenge);
     if with_nonce {
         req = req.add_extra_param("nonce", secrets.nonce.clone());
+    }
+    // One allowed domain: ask the account chooser for it (Google's `hd`). Only a hint; the ID
+    // token's `hd` is what `policy::admit` checks.
+    if let [domain] = p.policy.allowed_domains.as_slice()
+        && matches!(p.kind, super::ProviderKind::Oidc { .. })
+    {
+        req = req.add_extra_param("hd", domain.clone());
     }
     Ok(req.url().0)
 }

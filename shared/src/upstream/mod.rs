@@ -5,6 +5,8 @@
 //! - `oidc`: any OpenID Connect provider by its issuer URL: discovery, ID token validation.
 //! - `github`: GitHub, which speaks OAuth 2.0 but not OpenID Connect.
 //! - `identity`: what a provider says about the user, and the checks every provider shares.
+//! - `policy`: who each provider may admit (organisations, hosted domains), and when its emails
+//!   count as verified.
 //!
 //! The browser side of the flow (starting, and the callback that resumes the pending MCP
 //! authorization) lives in `crate::authorize::upstream`.
@@ -13,6 +15,7 @@ pub mod config;
 pub mod github;
 pub mod identity;
 pub mod oidc;
+pub mod policy;
 
 pub use config::{ProviderConfig, ProviderKind};
 pub use identity::{Identity, UpstreamError};

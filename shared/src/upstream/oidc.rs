@@ -1,6 +1,7 @@
 //! Any OpenID Connect provider, by its issuer URL: the discovery document and JWKS (fetched and
 //! cached per warm function), and ID token validation: signature against the provider's keys,
-//! `iss`, `aud`, `exp` and the `nonce` this attempt sent.
+//! `iss`, `aud`, `exp` and the `nonce` this attempt sent; then the provider's policy (`policy`):
+//! when its email counts as verified, and its allowed hosted domains.
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
@@ -13,6 +14,7 @@ use serde_json::Value;
 
 use super::ProviderConfig;
 use super::identity::{Identity, UpstreamError};
+use super::policy;
 use crate::crypto::ct_eq;
 
 /// How long a discovery document or key set is reused before it is fetched again.
@@ -135,15 +137,13 @@ struct IdClaims {
     #[serde(default)]
     email: Option<String>,
     #[serde(default)]
-    email_verified: Option<Value>,
+    hd: Option<String>,
+    /// The rest: `email_verified`, `xms_edov`, whatever else the provider sends.
+    #[serde(flatten)]
+    other: serde_json::Map<String, Value>,
 }
 
-/// `email_verified` is a boolean in the specification; some providers send the string "true".
-fn verified(v: Option<&Value>) -> bool {
-    matches!(v, Some(Value::Bool(true))) || matches!(v, Some(Value::String(s)) if s == "true")
-}
-
-/// Validates an ID token and returns the identity it asserts.
+/// Validates an ID token and returns the identity it asserts, if the provider's policy admits it.
 pub async fn validate_id_token(
     http: &reqwest::Client,
     p: &ProviderConfig,
@@ -191,11 +191,14 @@ pub async fn validate_id_token(
     if !claims.nonce.as_deref().is_some_and(|n| ct_eq(n, nonce)) {
         return Err(bad("the ID token does not answer this sign-in (nonce)"));
     }
-    Ok(Identity {
+    let identity = Identity {
         subject: claims.sub,
         email: claims.email,
-        email_verified: verified(claims.email_verified.as_ref()),
-    })
+        email_verified: policy::email_verified(p.policy.email_trust, &claims.other),
+        hosted_domain: claims.hd,
+    };
+    policy::admit(p, &identity)?;
+    Ok(identity)
 }
 
 /// Fills in the email from the userinfo endpoint when the ID token carried none.
@@ -221,7 +224,7 @@ pub async fn with_userinfo(
     if !res.status().is_success() {
         return Err(UpstreamError::Refused(p.name.clone()));
     }
-    let info: Value = res
+    let info: serde_json::Map<String, Value> = res
         .json()
         .await
         .map_err(|_| UpstreamError::Unverifiable(p.name.clone(), "unreadable userinfo".into()))?;
@@ -233,6 +236,6 @@ pub async fn with_userinfo(
         ));
     }
     identity.email = info.get("email").and_then(Value::as_str).map(str::to_owned);
-    identity.email_verified = verified(info.get("email_verified"));
+    identity.email_verified = policy::email_verified(p.policy.email_trust, &info);
     Ok(identity)
 }

@@ -27,6 +27,8 @@ pub struct Answer {
     pub nonce: Option<String>,
     /// Leaves the email out of the ID token, so only userinfo has it.
     pub email_only_in_userinfo: bool,
+    /// More ID token claims (`hd`, `xms_edov`, …); a null removes the claim (`email_verified`).
+    pub claims: serde_json::Map<String, Value>,
 }
 
 impl Answer {
@@ -38,6 +40,7 @@ impl Answer {
             aud: None,
             nonce: None,
             email_only_in_userinfo: false,
+            claims: serde_json::Map::new(),
         }
     }
 }
@@ -137,6 +140,12 @@ async fn token(State(idp): State<Idp>, Form(form): Form<HashMap<String, String>>
     {
         claims["email"] = json!(email);
         claims["email_verified"] = json!(a.email_verified);
+    }
+    for (name, value) in &a.claims {
+        match value {
+            Value::Null => claims.as_object_mut().unwrap().remove(name),
+            v => claims.as_object_mut().unwrap().insert(name.clone(), v.clone()),
+        };
     }
     let signer = idp.keys.signer().await.unwrap();
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
