@@ -17,6 +17,7 @@ pub mod form;
 pub mod http;
 pub mod keys;
 pub mod mcp;
+pub mod metrics;
 pub mod pages;
 pub mod register;
 pub mod resource;
