@@ -47,7 +47,7 @@ const MAX_DIMENSIONS: usize = 29;
 pub enum Metric {
     /// A client registered dynamically (`POST /api/oauth/register`).
     ClientsRegistered,
-    /// A user approved a client and was sent back with an authorization code.
+    /// An authorization code was issued: a user signed in, consented, and went back to the client.
     CodesIssued,
     /// An authorization code was exchanged for a new grant and its tokens.
     GrantsIssued,
