@@ -389,9 +389,9 @@ fn every_function_has_a_log_group_with_the_retention_parameter_and_errors_and_th
         );
         for metric in ["Errors", "Throttles"] {
             let found = alarms.iter().any(|(_, a)| {
-                alarm_metrics(a)
-                    .iter()
-                    .any(|(ns, m, dims)| ns == "AWS/Lambda" && m == metric && dims == &[id.clone()])
+                alarm_metrics(a).iter().any(|(ns, m, dims)| {
+                    ns == "AWS/Lambda" && m == metric && dims.as_slice() == std::slice::from_ref(&id)
+                })
             });
             assert!(found, "{id}: no alarm on its Lambda {metric}");
         }
@@ -404,9 +404,9 @@ fn every_table_has_a_throttle_alarm() {
     let alarms = alarms(&doc);
     for (id, _) in resources(&doc, "AWS::DynamoDB::Table") {
         let found = alarms.iter().any(|(_, a)| {
-            alarm_metrics(a)
-                .iter()
-                .any(|(ns, m, dims)| ns == "AWS/DynamoDB" && m.ends_with("ThrottleEvents") && dims == &[id.clone()])
+            alarm_metrics(a).iter().any(|(ns, m, dims)| {
+                ns == "AWS/DynamoDB" && m.ends_with("ThrottleEvents") && dims.as_slice() == std::slice::from_ref(&id)
+            })
         });
         assert!(found, "{id}: no throttle alarm");
     }
