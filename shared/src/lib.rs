@@ -18,6 +18,7 @@ pub mod http;
 pub mod keys;
 pub mod mail;
 pub mod mcp;
+pub mod metrics;
 pub mod pages;
 pub mod register;
 pub mod resource;

@@ -238,6 +238,7 @@ async fn register(State(state): State<AppState>, request: Request) -> Result<Res
         auth_method = client.auth_method.as_str(),
         redirect_uris = client.redirect_uris.len(),
     );
+    crate::metrics::count(crate::metrics::Metric::ClientsRegistered);
     Ok(created(&client, secret))
 }
 

@@ -16,6 +16,7 @@ use crate::app::AppState;
 use crate::clients::{self, Client};
 use crate::form::{Form, Params};
 use crate::http::ApiError;
+use crate::metrics::{self, Metric};
 use crate::resource;
 use crate::scopes;
 use crate::tokens::access::{self, AccessGrant};
@@ -105,6 +106,7 @@ async fn authorization_code(state: &AppState, urls: &Urls, client: Client, p: &P
                 return Err(invalid_grant("the authorization code was already used"));
             };
             tracing::info!(event = "grant_issued", grant_id = %grants::short(&grant_id), client_id = %grant.client_id, user_id = %grant.user_id, scope = %grant.scope.join(" "));
+            metrics::count(Metric::GrantsIssued);
             let scope = grant.scope.clone();
             let refresh_token = client
                 .allows_grant_type("refresh_token")
@@ -147,6 +149,7 @@ async fn refresh_token(state: &AppState, urls: &Urls, client: Client, p: &Params
                 }
                 None => grant.scope.clone(),
             };
+            metrics::count(Metric::TokensRefreshed);
             issue(state, urls, &grant, &scope, Some(&refresh_token)).await
         }
         Refreshed::Invalid => Err(invalid_grant("the refresh token is invalid, expired or revoked")),

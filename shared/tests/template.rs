@@ -1,7 +1,9 @@
 //! `template.yaml` checked against the code: every table the store uses is declared once with TTL
 //! on `expires_at` and the indexes its queries need, tables are recoverable and encrypted, and
-//! every function is an arm64 cargo-lambda build of a crate that exists. Linters miss some of this
-//! (an invalid `Runtime`, a misspelt method), so it is checked here.
+//! every function is an arm64 cargo-lambda build of a crate that exists; every function has a log
+//! group with a retention and alarms on its errors and throttles, and the alarms and dashboard
+//! read only metrics the code emits. Linters miss some of this (an invalid `Runtime`, a misspelt
+//! method or metric name), so it is checked here.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -279,4 +281,154 @@ fn every_http_api_route_has_a_valid_method_and_path_and_is_claimed_once() {
         }
     }
     assert!(!seen.is_empty(), "no HttpApi route in the template");
+}
+
+/// `(logical id, properties)` of every alarm.
+fn alarms(doc: &Value) -> Vec<(String, Value)> {
+    resources(doc, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .map(|(id, a)| (id, a["Properties"].clone()))
+        .collect()
+}
+
+/// The `(namespace, metric name, dimension values)` an alarm reads, directly or in metric math.
+fn alarm_metrics(props: &Value) -> Vec<(String, String, Vec<String>)> {
+    let dims = |d: &Value| -> Vec<String> {
+        d.as_sequence()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.get("Value").and_then(scalar))
+            .collect()
+    };
+    let mut out = Vec::new();
+    if let (Some(ns), Some(name)) = (
+        props.get("Namespace").and_then(scalar),
+        props.get("MetricName").and_then(scalar),
+    ) {
+        out.push((ns, name, dims(&props["Dimensions"])));
+    }
+    for m in props.get("Metrics").and_then(Value::as_sequence).into_iter().flatten() {
+        if let Some(metric) = m.get("MetricStat").and_then(|s| s.get("Metric")) {
+            out.push((
+                metric.get("Namespace").and_then(scalar).unwrap_or_default(),
+                metric.get("MetricName").and_then(scalar).unwrap_or_default(),
+                dims(&metric["Dimensions"]),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn alarms_and_dashboard_read_only_metrics_the_code_emits() {
+    let names: Vec<&str> = mcp_oauth::metrics::Metric::ALL.iter().map(|m| m.name()).collect();
+    let doc = doc();
+    let mut checked = 0;
+    for (id, props) in alarms(&doc) {
+        for (ns, name, _) in alarm_metrics(&props) {
+            // `!Ref MetricsNamespace` reads back as the parameter's name.
+            if ns == "MetricsNamespace" {
+                assert!(
+                    names.contains(&name.as_str()),
+                    "{id}: no metric {name} in mcp_oauth::metrics"
+                );
+                checked += 1;
+            }
+        }
+    }
+    let dashboard = resources(&doc, "AWS::CloudWatch::Dashboard");
+    let [(_, dashboard)] = dashboard.as_slice() else {
+        panic!("expected one dashboard");
+    };
+    let body = scalar(&dashboard["Properties"]["DashboardBody"]).expect("DashboardBody text");
+    // Plain entries `["${MetricsNamespace}", "Name", …` and searches `{${MetricsNamespace},…} MetricName=\"Name\"`.
+    for part in body.split("[\"${MetricsNamespace}\", \"").skip(1) {
+        let name = part.split('"').next().unwrap_or_default();
+        assert!(
+            names.contains(&name),
+            "dashboard: no metric {name} in mcp_oauth::metrics"
+        );
+        checked += 1;
+    }
+    for part in body.split("{${MetricsNamespace},").skip(1) {
+        let name = part
+            .split("MetricName=\\\"")
+            .nth(1)
+            .and_then(|rest| rest.split('\\').next())
+            .unwrap_or_default();
+        assert!(
+            names.contains(&name),
+            "dashboard search: no metric {name} in mcp_oauth::metrics"
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 10,
+        "expected alarms and widgets on the functions' own metrics, saw {checked}"
+    );
+}
+
+#[test]
+fn every_function_has_a_log_group_with_the_retention_parameter_and_errors_and_throttles_alarms() {
+    let doc = doc();
+    let groups: Vec<Value> = resources(&doc, "AWS::Logs::LogGroup")
+        .into_iter()
+        .map(|(_, g)| g["Properties"].clone())
+        .collect();
+    let alarms = alarms(&doc);
+    for (id, _) in resources(&doc, "AWS::Serverless::Function") {
+        let name = format!("/aws/lambda/${{{id}}}");
+        let group = groups
+            .iter()
+            .find(|g| g.get("LogGroupName").and_then(scalar).as_deref() == Some(name.as_str()))
+            .unwrap_or_else(|| panic!("{id}: no log group {name}"));
+        assert_eq!(
+            group.get("RetentionInDays").and_then(scalar).as_deref(),
+            Some("LogRetentionDays"),
+            "{id}: log group retention"
+        );
+        for metric in ["Errors", "Throttles"] {
+            let found = alarms.iter().any(|(_, a)| {
+                alarm_metrics(a).iter().any(|(ns, m, dims)| {
+                    ns == "AWS/Lambda" && m == metric && dims.as_slice() == std::slice::from_ref(&id)
+                })
+            });
+            assert!(found, "{id}: no alarm on its Lambda {metric}");
+        }
+    }
+}
+
+#[test]
+fn every_table_has_a_throttle_alarm() {
+    let doc = doc();
+    let alarms = alarms(&doc);
+    for (id, _) in resources(&doc, "AWS::DynamoDB::Table") {
+        let found = alarms.iter().any(|(_, a)| {
+            alarm_metrics(a).iter().any(|(ns, m, dims)| {
+                ns == "AWS/DynamoDB" && m.ends_with("ThrottleEvents") && dims.as_slice() == std::slice::from_ref(&id)
+            })
+        });
+        assert!(found, "{id}: no throttle alarm");
+    }
+}
+
+#[test]
+fn tables_of_users_clients_and_user_data_are_deletion_protected_and_retained() {
+    let doc = doc();
+    for table in [Table::Users, Table::Clients, Table::AppData] {
+        let (id, res) = resources(&doc, "AWS::DynamoDB::Table")
+            .into_iter()
+            .find(|(_, r)| scalar(&r["Properties"]["TableName"]) == Some(format!("${{AWS::StackName}}-{table}")))
+            .unwrap_or_else(|| panic!("no table resource for {table}"));
+        assert_eq!(
+            res["Properties"]["DeletionProtectionEnabled"].as_bool(),
+            Some(true),
+            "{id}: DeletionProtectionEnabled"
+        );
+        assert_eq!(
+            res.get("DeletionPolicy").and_then(scalar).as_deref(),
+            Some("Retain"),
+            "{id}"
+        );
+    }
 }

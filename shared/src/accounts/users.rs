@@ -147,6 +147,7 @@ pub async fn sign_up(store: &Store, email: &str, password: &str) -> Result<User,
         return Err(SignupError::EmailTaken);
     }
     tracing::info!(event = "user_signed_up", user_id = %user.id);
+    crate::metrics::count(crate::metrics::Metric::SignUps);
     Ok(user)
 }
 
@@ -169,6 +170,7 @@ pub async fn log_in(store: &Store, email: &str, password: &str, ip: Option<IpAdd
             ip = %source(ip),
             retry_after
         );
+        crate::metrics::count(crate::metrics::Metric::LoginFailed);
         return Err(LoginError::Throttled { retry_after });
     }
     let record = found
@@ -187,6 +189,7 @@ pub async fn log_in(store: &Store, email: &str, password: &str, ip: Option<IpAdd
             account = %account_tag(&email),
             ip = %source(ip)
         );
+        crate::metrics::count(crate::metrics::Metric::LoginFailed);
         counters.record_failure(store).await?;
         return Err(LoginError::Invalid);
     };
@@ -194,6 +197,7 @@ pub async fn log_in(store: &Store, email: &str, password: &str, ip: Option<IpAdd
         .await?
         .ok_or_else(|| StoreError::Corrupt(format!("email record points at missing user {}", record.user_id)))?;
     tracing::info!(event = "login_succeeded", user_id = %user.id);
+    crate::metrics::count(crate::metrics::Metric::LoginSucceeded);
     Ok(user)
 }
 
@@ -237,6 +241,7 @@ pub async fn find_or_create_by_identity(store: &Store, identity_key: &str, email
     };
     if store.create(Table::Users, typed::item(identity_key, &record)?).await? {
         tracing::info!(event = "user_signed_up", user_id = %user.id, via = "identity");
+        crate::metrics::count(crate::metrics::Metric::SignUps);
         return Ok(user);
     }
     store.delete(Table::Users, &user_key(&user.id)).await?;
@@ -321,6 +326,7 @@ pub async fn find_or_link_verified(store: &Store, identity_key: &str, verified_e
                     .await?
                 {
                     tracing::info!(event = "user_signed_up", user_id = %user.id, via = "upstream");
+                    crate::metrics::count(crate::metrics::Metric::SignUps);
                     owner = Some(user.id);
                     break;
                 }

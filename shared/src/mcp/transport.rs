@@ -39,6 +39,7 @@ use super::auth::{self, Challenge, Denied};
 use super::catalog::Catalog;
 use super::protocol::{self, Answer, Context, McpHeaders, RpcError, ServerInfo, jsonrpc};
 use crate::app::AppState;
+use crate::metrics::{self, Metric};
 use crate::urls::{MCP_PATH, Urls};
 
 /// Largest request body accepted, in bytes. MCP requests are small JSON; this bounds the memory
@@ -274,6 +275,70 @@ fn respond(answer: Answer, accepts: Accepts, urls: &Urls) -> Response {
     }
 }
 
+/// The JSON-RPC methods counted by name in the `McpRequests` metric; any other is `other`, so a
+/// client cannot mint metric dimensions (each is billed).
+const COUNTED_METHODS: [&str; 15] = [
+    "initialize",
+    "ping",
+    "server/discover",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+    "logging/setLevel",
+    "notifications/initialized",
+];
+
+/// The `Method` dimension of a body: a counted method, `notification` for other notifications,
+/// `batch`, `other`, or `invalid` when it is not a JSON-RPC object.
+fn method_label(body: &[u8]) -> &'static str {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        method: Option<String>,
+    }
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return "batch";
+    }
+    let Ok(Probe { method }) = serde_json::from_slice::<Probe>(body) else {
+        return "invalid";
+    };
+    match method.as_deref() {
+        None => "none",
+        Some(m) => COUNTED_METHODS.iter().find(|c| **c == m).copied().unwrap_or_else(|| {
+            if m.starts_with("notifications/") {
+                "notification"
+            } else {
+                "other"
+            }
+        }),
+    }
+}
+
+/// The `Outcome` dimension of an answer: `ok`, `error` (a JSON-RPC error, in any element of a
+/// batch), `accepted` (202) or `forbidden` (403, a scope is missing).
+fn outcome_label(answer: &Answer) -> &'static str {
+    let is_error = |v: &Value| v.get("error").is_some();
+    match answer {
+        Answer::Accepted => "accepted",
+        Answer::Denied(_) => "forbidden",
+        Answer::Messages { body, .. } => {
+            let failed = match body {
+                Value::Array(items) => items.iter().any(is_error),
+                single => is_error(single),
+            };
+            if failed { "error" } else { "ok" }
+        }
+    }
+}
+
+/// The endpoint, counted: every request adds one to `McpRequests` by method and outcome
+/// (`unauthorized` and `refused` requests are never read, so their method is `none`).
 async fn mcp(
     State(state): State<AppState>,
     urls: Urls,
@@ -281,7 +346,26 @@ async fn mcp(
     uri: Uri,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, Refused> {
+) -> Response {
+    let (response, method, outcome) = match serve(state, urls, method, uri, headers, body).await {
+        Ok(served) => served,
+        Err(refused) => (refused.into_response(), "none", "refused"),
+    };
+    metrics::count_with(Metric::McpRequests, &[("Method", method), ("Outcome", outcome)]);
+    response
+}
+
+/// A response with its `Method` and `Outcome` metric dimensions.
+type Served = (Response, &'static str, &'static str);
+
+async fn serve(
+    state: AppState,
+    urls: Urls,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Served, Refused> {
     check_host(&headers, &urls)?;
     check_origin(&headers, &urls, &state.config.allowed_origins)?;
     let principal = match auth::authenticate(&state.keys, &urls, &headers, uri.query()).await {
@@ -290,11 +374,11 @@ async fn mcp(
             if let Challenge::Invalid(reason) = &challenge {
                 tracing::info!(event = "mcp_token_refused", reason = %reason);
             }
-            return Ok(Denied {
+            let denied = Denied {
                 challenge,
                 prm: urls.prm(),
-            }
-            .into_response());
+            };
+            return Ok((denied.into_response(), "none", "unauthorized"));
         }
     };
     if method != Method::POST {
@@ -316,7 +400,8 @@ async fn mcp(
         keys: state.keys.clone(),
     };
     let answer = protocol::handle(&ctx, &McpHeaders::read(&headers), &bytes).await;
-    Ok(respond(answer, accepts, &urls))
+    let outcome = outcome_label(&answer);
+    Ok((respond(answer, accepts, &urls), method_label(&bytes), outcome))
 }
 
 #[cfg(test)]
@@ -393,6 +478,48 @@ mod tests {
             check_host(&host("abc.execute-api.us-east-1.amazonaws.com"), &deployed),
             Ok(())
         );
+    }
+
+    #[test]
+    fn metric_method_labels_come_from_a_fixed_set_whatever_the_client_sends() {
+        for (body, label) in [
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}"#,
+                "tools/call",
+            ),
+            (
+                r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+                "notifications/initialized",
+            ),
+            (
+                r#"{"jsonrpc":"2.0","method":"notifications/cancelled"}"#,
+                "notification",
+            ),
+            (r#"{"jsonrpc":"2.0","id":1,"method":"made/up/by/the/client"}"#, "other"),
+            (r#"  [{"jsonrpc":"2.0","id":1,"method":"ping"}]"#, "batch"),
+            (r#"{"jsonrpc":"2.0","id":1,"result":{}}"#, "none"),
+            (r#"{"method": 7}"#, "invalid"),
+            ("not json", "invalid"),
+            ("", "invalid"),
+        ] {
+            assert_eq!(method_label(body.as_bytes()), label, "{body}");
+        }
+    }
+
+    #[test]
+    fn metric_outcome_is_error_when_any_response_is_an_error() {
+        let ok = json!({"jsonrpc": "2.0", "id": 1, "result": {}});
+        let err = json!({"jsonrpc": "2.0", "id": 2, "error": {"code": -32601, "message": "x"}});
+        let answer = |body: Value| Answer::Messages {
+            status: StatusCode::OK,
+            notifications: Vec::new(),
+            body,
+        };
+        assert_eq!(outcome_label(&answer(ok.clone())), "ok");
+        assert_eq!(outcome_label(&answer(err.clone())), "error");
+        assert_eq!(outcome_label(&answer(json!([ok.clone(), ok.clone()]))), "ok");
+        assert_eq!(outcome_label(&answer(json!([ok, err]))), "error");
+        assert_eq!(outcome_label(&Answer::Accepted), "accepted");
     }
 
     #[test]

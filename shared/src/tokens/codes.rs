@@ -42,6 +42,7 @@ pub async fn issue(store: &Store, record: &AuthCode, code_challenge: &str, ttl: 
     if !store.create(Table::Codes, item).await? {
         return Err(crate::store::StoreError::Corrupt("authorization code collision".into()));
     }
+    crate::metrics::count(crate::metrics::Metric::CodesIssued);
     Ok(code)
 }
 

@@ -210,6 +210,7 @@ pub async fn refresh(store: &Store, token: &str, client_id: &str, lifetimes: &Li
         // An older token of this grant: only a holder of the chain knows the grant id, so this is
         // reuse of a rotated-out token, the mark of theft. Revoke the grant.
         tracing::warn!(event = "refresh_token_reuse_detected", grant_id = %short(id), client_id);
+        crate::metrics::count(crate::metrics::Metric::RefreshTokenReuse);
         revoke(store, id, "refresh_token_reuse").await?;
         return Ok(Refreshed::Reused);
     }

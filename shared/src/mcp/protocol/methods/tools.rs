@@ -11,6 +11,7 @@ use super::run::{self, prepare};
 use super::{Outcome, TOOLS_TTL_MS, no_cursor, object, title};
 use crate::mcp::resources::{Cache, CacheScope};
 use crate::mcp::tools::{Tool, ToolError, ToolOutput};
+use crate::metrics::{self, Metric};
 
 fn tool_entry(tool: &Tool, revision: Revision) -> Value {
     let mut entry = Map::new();
@@ -85,7 +86,21 @@ pub async fn call(ctx: &Context, revision: Revision, params: Option<&Value>) -> 
         Err(e) => return e.into(),
     };
     let what = format!("The tool {name}");
-    let result = match (tool.call)(run.context.clone(), arguments).await {
+    // Latency of the tool's own code (store calls included), per tool: the catalog bounds the
+    // dimension's values.
+    let started = std::time::Instant::now();
+    let called = (tool.call)(run.context.clone(), arguments).await;
+    let dims = [("Tool", tool.name)];
+    metrics::duration(Metric::ToolLatency, started.elapsed().as_secs_f64() * 1000.0, &dims);
+    let failure = match &called {
+        Err(ToolError::Failed(_)) => Some("failed"),
+        Err(ToolError::InvalidArguments(_)) => Some("invalid_arguments"),
+        _ => None,
+    };
+    if let Some(kind) = failure {
+        metrics::count_with(Metric::ToolErrors, &[("Tool", tool.name), ("Kind", kind)]);
+    }
+    let result = match called {
         Ok(output) => call_result(output, false, revision),
         Err(ToolError::InvalidArguments(why)) if !revision.invalid_arguments_are_tool_errors() => {
             return RpcError::invalid_params(format!("Invalid arguments for tool {name}: {why}")).into();
