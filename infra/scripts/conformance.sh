@@ -94,6 +94,9 @@ CALLBACK_PORT="$(free_port)"
 PUBLIC="http://127.0.0.1:$PROXY_PORT"
 MCP_URL="$PUBLIC/mcp"
 
+# The sign-up pages mail a verification code; the dev server writes it to this outbox, where the
+# scripts below (infra/conformance/lib/oauth.mjs) read it, as a person would read their email.
+export OUTBOX_DIR="$WORK/outbox"
 env PORT="$DEV_PORT" PUBLIC_URL="$PUBLIC" MCP_CONFORMANCE_FIXTURES=1 \
     STORE=embedded STORE_PATH="$WORK/store.redb" LOG_FORMAT=text NO_COLOR=1 RUST_LOG="${RUST_LOG:-info}" \
     "$ROOT/target/debug/devserver" >"$RESULTS/devserver.log" 2>&1 &

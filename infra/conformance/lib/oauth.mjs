@@ -8,6 +8,8 @@
 // Not for: the conformance suite's own client (it runs its own flow against our metadata).
 
 import { createHash, randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 export const PASSWORD = 'correct horse battery staple';
 
@@ -101,6 +103,19 @@ class Browser {
   }
 }
 
+/** The verification code the dev server mailed to `email`: the newest message in its outbox. */
+export async function mailedCode(email, dir = process.env.OUTBOX_DIR) {
+  if (!dir) throw new Error('OUTBOX_DIR is unset: the dev server and this script must share an outbox');
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.eml')).sort().reverse();
+  for (const name of names) {
+    const text = await readFile(join(dir, name), 'utf8');
+    if (!text.startsWith(`To: ${email}\n`)) continue;
+    const m = /Your verification code is: (\d{6})/.exec(text);
+    if (m) return m[1];
+  }
+  throw new Error(`no verification code for ${email} in ${dir}`);
+}
+
 function expect(page, status, what) {
   if (page.status !== status) {
     throw new Error(`${what}: expected HTTP ${status}, got ${page.status}: ${page.text.slice(0, 400)}`);
@@ -117,7 +132,9 @@ export async function signUpAndApprove(authorizeUrl, email = randomEmail(), pass
   const formUrl = new URL('/oauth/authorize', authorizeUrl).toString();
   const login = expect(await browser.send(authorizeUrl), 200, 'login page');
   const signup = expect(await browser.submit(formUrl, login, 'show_signup'), 200, 'sign-up page');
-  const consent = expect(await browser.submit(formUrl, signup, 'signup', { email, password }), 200, 'consent page');
+  const verify = expect(await browser.submit(formUrl, signup, 'signup', { email, password }), 200, 'verification page');
+  const code = await mailedCode(email);
+  const consent = expect(await browser.submit(formUrl, verify, 'verify_email', { code }), 200, 'consent page');
   const done = expect(await browser.submit(formUrl, consent, 'approve'), 303, 'approval');
   if (!done.location) throw new Error('the approval redirect has no Location');
   return done.location;

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { registerOutbox } from './mail.mjs';
 import { freePort, ROOT, withTimeout } from './util.mjs';
 
 /** The binary to run: DEVSERVER_BIN, else <CARGO_TARGET_DIR or target>/debug/devserver. */
@@ -28,6 +29,7 @@ const STOP_TIMEOUT_MS = 5_000;
  * A running dev server.
  * - `url`: its public URL, http://localhost:<port> (also the issuer), which the browser uses;
  * - `metadata`: its authorization server metadata (RFC 8414);
+ * - `outbox`: the folder its mail goes to (verification codes, reset links; see mail.mjs);
  * - `output()`: everything it printed so far, for failure messages;
  * - `stop()`: end it and delete its store.
  */
@@ -38,6 +40,7 @@ export class DevServer {
     this.dir = dir;
     this.lines = lines;
     this.url = `http://localhost:${port}`;
+    this.outbox = join(dir, 'outbox');
     this.metadata = null;
   }
 
@@ -99,12 +102,14 @@ async function startOnce(bin, extraEnv) {
     PUBLIC_URL: publicUrl,
     STORE: 'embedded',
     STORE_PATH: join(dir, 'store.redb'),
+    OUTBOX_DIR: join(dir, 'outbox'),
     LOG_FORMAT: 'text',
     ...extraEnv,
   });
   const child = spawn(bin, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines = [];
   const server = new DevServer({ child, port, dir, lines });
+  registerOutbox(server.url, server.outbox);
   // Never leave a dev server behind, even if the test process dies on an uncaught error.
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);

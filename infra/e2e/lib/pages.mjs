@@ -3,6 +3,8 @@
 //
 // Not for: launching the browser (browser.mjs) or anything the client does with the code.
 
+import { mailedCode, outboxFor } from './mail.mjs';
+
 /**
  * Click `selector`, a submit button of a plain HTML form that posts back to a page (no redirect),
  * and wait until the answer is the page's new, loaded document. Returns that POST's response.
@@ -26,8 +28,10 @@ export const isCallbackOf = (callbackUrl) => {
 
 /**
  * Follow an authorization URL to the client's callback as a person would: sign up with `signUp`
- * (`{ email, password }`) if the sign-in page shows, approve the consent page if it shows.
- * Returns `{ pages, consent, callback }`: the kinds of page met in order ('sign in', 'consent'),
+ * (`{ email, password }`) if the sign-in page shows, type the code mailed to that address (read
+ * from the dev server's outbox) on the "check your email" page, approve the consent page if it
+ * shows. Returns `{ pages, consent, callback }`: the kinds of page met in order ('sign in',
+ * 'check your email', 'consent'),
  * the consent page's heading and listed scope descriptions (or null), and the callback's
  * query parameters. Fails on any other page.
  */
@@ -37,7 +41,7 @@ export async function authorizeInBrowser(page, url, { callbackUrl, signUp }) {
   let consent = null;
   // An authorization with nothing to ask lands on the callback straight away (a redirect).
   await page.goto(url.toString());
-  for (let step = 0; step < 4 && !atCallback(new URL(page.url())); step++) {
+  for (let step = 0; step < 5 && !atCallback(new URL(page.url())); step++) {
     const heading = await page.locator('h1').innerText();
     if (heading === 'Sign in') {
       if (!signUp) throw new Error('the sign-in page showed, but this person has no sign-up details');
@@ -47,6 +51,12 @@ export async function authorizeInBrowser(page, url, { callbackUrl, signUp }) {
       await form.locator('input[name="email"]').fill(signUp.email);
       await form.locator('input[name="password"]').fill(signUp.password);
       await submitForm(page, 'button[name="action"][value="signup"]');
+    } else if (heading === 'Check your email') {
+      if (!signUp) throw new Error('the verification page showed, but this person has no sign-up details');
+      pages.push('check your email');
+      const code = await mailedCode(outboxFor(page.url()), signUp.email);
+      await page.locator('input[name="code"]').fill(code);
+      await submitForm(page, 'button[name="action"][value="verify_email"]');
     } else if (/ wants to access your account$/.test(heading)) {
       pages.push('consent');
       consent = { heading, scopes: await page.locator('main li').allInnerTexts() };

@@ -11,6 +11,7 @@ import { startCallbackServer } from '../lib/client.mjs';
 import { startDevServer } from '../lib/devserver.mjs';
 import { authorizationRequest, exchangeCode, registerPublicClient } from '../lib/oauth.mjs';
 import { submitForm } from '../lib/pages.mjs';
+import { mailedCode } from '../lib/mail.mjs';
 import { screenshotPath } from '../lib/util.mjs';
 
 const SCOPE = 'mcp:tools:read mcp:tools:execute profile:read';
@@ -66,7 +67,7 @@ describe('browser: sign-up, consent and redirect (dev server, headless Chromium)
     }
   });
 
-  it('a new user signs up, sees the consent page, approves, and the client gets code, state and iss', () =>
+  it('a new user signs up, proves their email with the mailed code, sees the consent page, approves, and the client gets code, state and iss', () =>
     onNewPage(context, 'first-authorization', async (page) => {
       first = authorizationRequest(server.metadata, {
         clientId: registered.client_id,
@@ -88,7 +89,15 @@ describe('browser: sign-up, consent and redirect (dev server, headless Chromium)
       const email = 'alex@example.com';
       await signup.locator('input[name="email"]').fill(email);
       await signup.locator('input[name="password"]').fill('a long passphrase for e2e');
-      const consentPage = await submitForm(page, 'button[name="action"][value="signup"]');
+      const verifyPage = await submitForm(page, 'button[name="action"][value="signup"]');
+      assert.equal(verifyPage.status(), 200);
+
+      // The address is proved before anything is authorized: the code is read from the outbox.
+      assert.equal(await page.locator('h1').innerText(), 'Check your email');
+      assert.ok((await page.locator('main').innerText()).includes(email));
+      await page.screenshot({ path: await screenshotPath('verify.png'), fullPage: true });
+      await page.locator('input[name="code"]').fill(await mailedCode(server.outbox, email));
+      const consentPage = await submitForm(page, 'button[name="action"][value="verify_email"]');
       assert.equal(consentPage.status(), 200);
 
       // The consent page names the client, what it may do, and where the user goes next.

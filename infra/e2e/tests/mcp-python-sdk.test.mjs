@@ -107,7 +107,7 @@ describe('Python MCP SDK: OAuth, server/discover and tools against the dev serve
             callbackUrl: callback.redirectUri,
             signUp: { email, password: 'a long passphrase for e2e' },
           });
-          assert.deepEqual(result.pages, ['sign in', 'consent']);
+          assert.deepEqual(result.pages, ['sign in', 'check your email', 'consent']);
           return Object.fromEntries(result.callback);
         }),
     });

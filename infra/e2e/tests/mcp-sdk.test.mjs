@@ -174,7 +174,7 @@ describe(`TypeScript MCP SDK ${SDK_VERSION}: discovery, registration, PKCE, tool
   it('the person signs up and consents in the browser; the SDK exchanges the code with its PKCE verifier', async () => {
     const { code, consent } = await personAuthorizes(s, 'sdk-first-authorization', {
       signUp: { email, password: PASSWORD },
-      expectPages: ['sign in', 'consent'],
+      expectPages: ['sign in', 'check your email', 'consent'],
     });
     assert.equal(consent.heading, 'TypeScript SDK e2e wants to access your account');
 
@@ -305,7 +305,7 @@ describe(`TypeScript MCP SDK ${SDK_VERSION}: step-up on 403 insufficient_scope`,
     assert.deepEqual(sorted(s.provider.authorizations[0].searchParams.get('scope')), sorted(NARROW));
     const { code, consent } = await personAuthorizes(s, 'sdk-narrow-authorization', {
       signUp: { email: 'narrow@example.com', password: PASSWORD },
-      expectPages: ['sign in', 'consent'],
+      expectPages: ['sign in', 'check your email', 'consent'],
     });
     assert.equal(consent.scopes.length, 2, `consent lists: ${consent.scopes}`);
     assert.equal(
