@@ -109,7 +109,14 @@ async fn the_consent_page_names_the_documents_host() {
             &[("email", "host@example.com"), ("password", common::oauth::PASSWORD)],
         )
         .await;
-    assert!(consent.text().contains("Doc Client (127.0.0.1)"), "{}", consent.text());
+    // The host is ours, outside the client's own (isolated) text.
+    assert!(
+        consent
+            .text()
+            .contains(r#"<bdi>Doc Client</bdi> <span class="host">(127.0.0.1)</span>"#),
+        "{}",
+        consent.text()
+    );
 }
 
 async fn refused(doc: Value, why: &str) {
@@ -194,4 +201,46 @@ async fn a_document_client_at_the_token_endpoint_is_public() {
         "a secret is never accepted for a document client"
     );
     let _ = redirect_params;
+}
+
+/// Run by [`documents_are_fetched_directly_even_when_a_proxy_is_configured`] in a child process
+/// whose environment names a proxy (setting it here would race the other tests).
+#[tokio::test]
+#[ignore = "run by documents_are_fetched_directly_even_when_a_proxy_is_configured"]
+async fn proxy_child_fetches_the_document() {
+    let (h, _d) = harness(true);
+    let (url, hits) = serve(document()).await;
+    let login = h.browser().get(&Harness::authorize_url(&client(&url), &[])).await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text());
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+/// A proxy would resolve the document's host itself, past the public-address check.
+#[test]
+fn documents_are_fetched_directly_even_when_a_proxy_is_configured() {
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    proxy.set_nonblocking(true).unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "proxy_child_fetches_the_document", "--ignored", "--nocapture"])
+        .env("HTTP_PROXY", &proxy_url)
+        .env("http_proxy", &proxy_url)
+        .env("HTTPS_PROXY", &proxy_url)
+        .env("https_proxy", &proxy_url)
+        .env("ALL_PROXY", &proxy_url)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+        "the child ran the test"
+    );
+    assert!(proxy.accept().is_err(), "nothing connected to the proxy");
 }
