@@ -222,7 +222,12 @@ fn documents_are_fetched_directly_even_when_a_proxy_is_configured() {
     proxy.set_nonblocking(true).unwrap();
     let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "proxy_child_fetches_the_document", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "proxy_child_fetches_the_document",
+            "--ignored",
+            "--nocapture",
+        ])
         .env("HTTP_PROXY", &proxy_url)
         .env("http_proxy", &proxy_url)
         .env("HTTPS_PROXY", &proxy_url)

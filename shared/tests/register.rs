@@ -578,7 +578,10 @@ async fn unknown_metadata_nested_too_deeply_is_invalid_client_metadata() {
     // 125 levels parse as JSON, but a record holding them could never be read back.
     assert_invalid_metadata(with(json!({"x_deep": nested(125)}))).await;
     assert_invalid_metadata(with(json!({"x_deep": nested(metadata::MAX_UNKNOWN_DEPTH + 1)}))).await;
-    assert_invalid_metadata(with(json!({"x_deep": {"a": {"b": nested(metadata::MAX_UNKNOWN_DEPTH - 1)}}}))).await;
+    assert_invalid_metadata(with(
+        json!({"x_deep": {"a": {"b": nested(metadata::MAX_UNKNOWN_DEPTH - 1)}}}),
+    ))
+    .await;
 }
 
 #[tokio::test]
@@ -604,7 +607,12 @@ async fn unknown_metadata_at_the_depth_limit_registers_and_reads_back_through_au
         .browser()
         .get(&common::oauth::Harness::authorize_url(&client, &[]))
         .await;
-    assert_eq!(login.status, StatusCode::OK, "the stored client reads back: {}", login.text());
+    assert_eq!(
+        login.status,
+        StatusCode::OK,
+        "the stored client reads back: {}",
+        login.text()
+    );
 }
 
 #[tokio::test]
