@@ -4,13 +4,27 @@
 //! and keep it in the clients table for a while (its cache lifetime, bounded) so later requests
 //! cost one store read, as for registered clients.
 //!
+//! Cache lifetime: `max-age` within [`MIN_CACHE`] s to one day, an hour without one.
+//! `Cache-Control: no-store` or `no-cache` keeps the document for [`MIN_CACHE`] s only, and only
+//! to bound how often strangers can make us fetch: the document is still refetched after that
+//! minute, not kept for the default hour.
+//!
+//! Fetches are also bounded in memory (see `guard`): a document that failed is answered from a
+//! negative cache for a minute, and each origin may cause a bounded number of fetches a minute.
+//! The revocation endpoint never fetches (see `clients::authenticate_without_fetch`).
+//!
 //! Fetching a URL a stranger chose is a server-side request forgery risk, so: https only, a
 //! domain name (never an IP literal), addresses that resolve to private, loopback or link-local
 //! ranges refused, no redirects, a 3 s deadline and a 5 KiB body limit. Such clients are public
 //! (`token_endpoint_auth_method: none`): we do not accept `private_key_jwt`.
 //!
+//! Addresses refused: every non-global block of the IANA special-purpose registries (see
+//! [`public`]), and a proxy is never used, since a proxy would resolve the name itself.
+//!
 //! `CIMD_ALLOW_LOOPBACK=1` (local development and tests only; refused in Lambda) also accepts
 //! `http://localhost:<port>/…` and `http://127.0.0.1:<port>/…` documents.
+
+mod guard;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -25,8 +39,9 @@ use crate::store::{Store, StoreError, Table, typed};
 
 /// Largest metadata document read.
 pub const MAX_DOCUMENT: usize = 5 * 1024;
-/// Bounds on how long a fetched document is reused.
-const MIN_CACHE: i64 = 300;
+/// Bounds on how long a fetched document is reused. The minimum also applies to `no-store` and
+/// `no-cache`: it bounds the fetch rate, and a minute-old document is still the client's.
+const MIN_CACHE: i64 = 60;
 const MAX_CACHE: i64 = 86_400;
 const DEFAULT_CACHE: i64 = 3600;
 
@@ -36,6 +51,8 @@ pub enum DocumentError {
     Unreachable,
     #[error("the client's metadata document is not valid: {0}")]
     Invalid(String),
+    #[error("too many metadata documents were fetched from this client's host just now; try again in a minute")]
+    Throttled,
 }
 
 /// True when `client_id` is a URL that must be resolved as a metadata document: https with a
@@ -152,13 +169,19 @@ fn http(allow_loopback: bool) -> reqwest::Client {
 
 /// How long the response says it may be reused, within our bounds.
 fn cache_seconds(headers: &reqwest::header::HeaderMap) -> i64 {
-    let max_age = headers
-        .get(reqwest::header::CACHE_CONTROL)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.split(',')
-                .find_map(|d| d.trim().strip_prefix("max-age=")?.parse::<i64>().ok())
-        });
+    let directives: Vec<String> = headers
+        .get_all(reqwest::header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|d| d.trim().to_ascii_lowercase())
+        .collect();
+    if directives.iter().any(|d| d == "no-store" || d == "no-cache") {
+        return MIN_CACHE;
+    }
+    let max_age = directives
+        .iter()
+        .find_map(|d| d.strip_prefix("max-age=")?.parse::<i64>().ok());
     max_age.unwrap_or(DEFAULT_CACHE).clamp(MIN_CACHE, MAX_CACHE)
 }
 
@@ -216,8 +239,21 @@ pub async fn resolve(store: &Store, client_id: &str, allow_loopback: bool) -> Re
     let Some(url) = document_url(client_id, allow_loopback) else {
         return Ok(None);
     };
-    let (mut client, ttl) = fetch(&url, allow_loopback).await.map_err(ResolveError::Document)?;
     let now = store.clock().now();
+    if let Some(e) = guard::remembered_failure(url.as_str(), now) {
+        return Err(ResolveError::Document(e));
+    }
+    if !guard::may_fetch(&url.origin().ascii_serialization(), now) {
+        tracing::warn!(event = "client_metadata_document_throttled", client_id);
+        return Err(ResolveError::Document(DocumentError::Throttled));
+    }
+    let (mut client, ttl) = match fetch(&url, allow_loopback).await {
+        Ok(fetched) => fetched,
+        Err(e) => {
+            guard::remember_failure(url.as_str(), &e, now);
+            return Err(ResolveError::Document(e));
+        }
+    };
     client.created_at = now;
     let mut item = typed::item(super::key(client_id), &client).map_err(ResolveError::Store)?;
     item.expires_at = Some(now + ttl);
@@ -351,5 +387,15 @@ mod tests {
         assert_eq!(cache_seconds(&h), MIN_CACHE);
         h.insert(reqwest::header::CACHE_CONTROL, "max-age=999999".parse().unwrap());
         assert_eq!(cache_seconds(&h), MAX_CACHE);
+    }
+
+    #[test]
+    fn no_store_and_no_cache_keep_a_document_only_the_minimum() {
+        for value in ["no-store", "public, No-Cache", "max-age=3600, no-store"] {
+            let mut h = reqwest::header::HeaderMap::new();
+            h.insert(reqwest::header::CACHE_CONTROL, value.parse().unwrap());
+            assert_eq!(cache_seconds(&h), MIN_CACHE, "{value}");
+        }
+        assert_eq!(MIN_CACHE, 60);
     }
 }
