@@ -142,7 +142,7 @@ async fn code_replay_without_the_codes_binding_revokes_nothing() {
 }
 
 #[tokio::test]
-async fn a_replayed_code_is_remembered_until_the_code_expires() {
+async fn a_replay_after_the_code_expired_revokes_nothing() {
     let (store, clock, _d) = embedded();
     let h = Harness::new(store);
     let client = h.public_client().await;
