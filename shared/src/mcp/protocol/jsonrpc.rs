@@ -624,4 +624,23 @@ mod tests {
         assert_eq!(parse(b"{\"a\":").unwrap_err().code, PARSE_ERROR);
         assert_eq!(parse(b"{} x").unwrap_err().code, PARSE_ERROR);
     }
+
+    #[test]
+    fn deeply_nested_bodies_are_refused_without_exhausting_the_stack() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        for body in [
+            deep(100_000),
+            format!(r#"{{"jsonrpc":"2.0","id":{},"method":"ping"}}"#, deep(100_000)),
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{}}}"#,
+                deep(100_000)
+            ),
+        ] {
+            match parse(body.as_bytes()) {
+                Err(e) => assert_eq!(e.code, PARSE_ERROR),
+                Ok(Body::Single(m)) => assert!(classify(m).is_err()),
+                Ok(Body::Batch(_)) => panic!("a 100 000-deep batch must not parse"),
+            }
+        }
+    }
 }
