@@ -79,6 +79,16 @@ impl Backend for Counting {
         self.note(Op::Consume, vec![table]);
         self.inner.consume(table, key, guard).await
     }
+    async fn retire(
+        &self,
+        table: Table,
+        key: &str,
+        guard: &str,
+        tombstone: serde_json::Value,
+    ) -> StoreResult<Consumed> {
+        self.note(Op::Retire, vec![table]);
+        self.inner.retire(table, key, guard, tombstone).await
+    }
     async fn compare_and_swap(&self, table: Table, item: Item, expected: u64) -> StoreResult<bool> {
         self.note(Op::CompareAndSwap, vec![table]);
         self.inner.compare_and_swap(table, item, expected).await

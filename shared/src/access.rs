@@ -49,7 +49,8 @@ const AUTHORIZE: Access = &[
 const TOKEN: Access = &[
     (Table::Clients, Op::Get),
     (Table::Clients, Op::Put),
-    (Table::Codes, Op::Consume),
+    // Retire, not Consume: a redeemed code stays as a tombstone until it expires (`tokens::codes`).
+    (Table::Codes, Op::Retire),
     (Table::Grants, Op::Create),
     (Table::Grants, Op::Get),
     (Table::Grants, Op::CompareAndSwap),
@@ -105,6 +106,7 @@ pub fn dynamodb_actions(op: Op) -> &'static [(&'static str, Option<&'static str>
         Op::Get => &[("dynamodb:GetItem", None)],
         Op::GetMany => &[("dynamodb:BatchGetItem", None)],
         Op::Consume | Op::Delete => &[("dynamodb:DeleteItem", None)],
+        Op::Retire => &[("dynamodb:UpdateItem", None)],
         Op::DeleteByGrant => &[("dynamodb:Query", Some(BY_GRANT)), ("dynamodb:BatchWriteItem", None)],
         Op::QueryByOwner => &[("dynamodb:Query", Some(BY_OWNER))],
         // A live counter is bumped in place; an expired one is replaced.

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::store::{Item, Store, StoreResult, Table, typed};
 
-pub use auth::{ClientCredentials, authenticate, authenticate_with, credentials};
+pub use auth::{ClientCredentials, authenticate, authenticate_with, authenticate_without_fetch, credentials};
 
 /// How a client authenticates at the token endpoint (RFC 7591 `token_endpoint_auth_method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

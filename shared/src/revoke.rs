@@ -4,6 +4,9 @@
 //! without a store read, so they cannot be withdrawn one by one; they lapse at `exp`. An unknown
 //! or already revoked token still gets 200, as RFC 7009 §2.2 requires, so the answer reveals
 //! nothing about which tokens exist.
+//!
+//! The client is authenticated without fetching a metadata document (see
+//! `clients::authenticate_without_fetch`): an unauthenticated request here never makes us fetch.
 
 use axum::Router;
 use axum::extract::State;
@@ -27,10 +30,10 @@ async fn revoke(
 ) -> Result<impl IntoResponse, ApiError> {
     let token = p.require("token")?;
     let creds = clients::credentials(&headers, p.get("client_id"), p.get("client_secret"))?;
-    let client = clients::authenticate_with(&state.store, &creds, state.config.cimd_allow_loopback).await?;
+    let client_id = clients::authenticate_without_fetch(&state.store, &creds, state.config.cimd_allow_loopback).await?;
     if let Some((id, grant)) = grants::find_by_token(&state.store, token).await? {
         // Only the client the grant was issued to may revoke it (RFC 7009 §2.1).
-        if ct_eq(&grant.client_id, &client.client_id) {
+        if ct_eq(&grant.client_id, &client_id) {
             grants::revoke(&state.store, &id, "revoked_by_client").await?;
         }
     }

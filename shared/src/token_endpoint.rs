@@ -113,8 +113,9 @@ async fn authorization_code(state: &AppState, urls: &Urls, client: Client, p: &P
                 .then_some(refresh_token.as_str());
             issue(state, urls, &grant, &scope, refresh_token).await
         }
-        Redeemed::Unknown => {
-            // A used code coming back means someone else holds it: revoke what it produced.
+        Redeemed::Replayed => {
+            // A used code coming back with its whole binding means the code and its verifier have
+            // been used twice: revoke what it produced (RFC 6749 §4.1.2; see `tokens::codes`).
             if grants::revoke(&state.store, &codes::grant_id_for(code), "authorization_code_replay").await? {
                 tracing::warn!(event = "authorization_code_replay", client_id = %client.client_id);
             }
@@ -122,6 +123,10 @@ async fn authorization_code(state: &AppState, urls: &Urls, client: Client, p: &P
                 "the authorization code is invalid, expired or already used",
             ))
         }
+        // Unknown or expired: nothing to revoke, and a stranger's guess must not revoke anything.
+        Redeemed::Unknown => Err(invalid_grant(
+            "the authorization code is invalid, expired or already used",
+        )),
         Redeemed::Mismatch => Err(invalid_grant(
             "the authorization code was issued to another client, redirect_uri or code_challenge",
         )),

@@ -95,6 +95,56 @@ async fn unknown_note_id_is_a_tool_error(store: Store) {
     }
 }
 
+async fn notes_list_pages_with_next_cursor(store: Store) {
+    let s = Session::new(Harness::new(store), ALL_SCOPES).await;
+    let page = mcp_oauth::mcp::tools::notes::PAGE;
+    let total = 2 * page + 5;
+    for i in 0..total {
+        let added = s.call_tool("notes_add", json!({"text": format!("note {i}")})).await;
+        assert_eq!(added["isError"], false, "{added}");
+    }
+    let mut seen: Vec<String> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let args = match &cursor {
+            Some(c) => json!({"cursor": c}),
+            None => json!({}),
+        };
+        let result = s.call_tool("notes_list", args).await;
+        assert_eq!(result["isError"], false, "{result}");
+        let notes = result["structuredContent"]["notes"].as_array().unwrap().clone();
+        assert!(notes.len() <= page, "a page holds at most {page} notes");
+        seen.extend(notes.iter().map(|n| n["text"].as_str().unwrap().to_owned()));
+        pages += 1;
+        match result["structuredContent"]["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+        assert!(pages <= total, "the cursor must move forward");
+    }
+    assert_eq!(pages, 3);
+    let expected: Vec<String> = (0..total).map(|i| format!("note {i}")).collect();
+    let mut sorted = seen.clone();
+    sorted.sort();
+    let mut want = expected.clone();
+    want.sort();
+    assert_eq!(sorted, want, "every note exactly once");
+
+    // 2025-11-25: arguments the tool refuses are a tool error; up to 2025-06-18, -32602.
+    let bad = s.call_tool("notes_list", json!({"cursor": "not a cursor!"})).await;
+    assert_eq!(bad["isError"], true, "{bad}");
+    assert!(text(&bad).contains("cursor"), "{bad}");
+    let old = s
+        .legacy_as(
+            "2025-06-18",
+            "tools/call",
+            json!({"name": "notes_list", "arguments": {"cursor": "bm8tY29sb24"}}),
+        )
+        .await;
+    assert_eq!(old.json()["error"]["code"], -32602, "{}", old.text());
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -123,6 +173,7 @@ on_both_backends!(
     notes_are_private_to_their_user,
     too_long_note_is_a_tool_error,
     unknown_note_id_is_a_tool_error,
+    notes_list_pages_with_next_cursor,
 );
 
 #[tokio::test]

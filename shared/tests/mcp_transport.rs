@@ -979,3 +979,139 @@ async fn titles_and_structured_content_start_with_2025_06_18() {
         .json();
     assert_eq!(new["result"]["structuredContent"], json!({"notes": []}));
 }
+
+// ---- hardening: batch bounds, exact ids, duplicate members ----
+
+#[tokio::test]
+async fn a_batch_longer_than_max_batch_is_an_invalid_request_and_runs_nothing() {
+    let (store, _, _dir) = embedded();
+    let s = session(store).await;
+    let max = mcp_oauth::mcp::protocol::MAX_BATCH;
+    let batch = |n: usize| {
+        Value::Array(
+            (0..n)
+                .map(|i| {
+                    rpc(
+                        i as i64,
+                        "tools/call",
+                        json!({"name": "notes_add", "arguments": {"text": "x"}}),
+                    )
+                })
+                .collect(),
+        )
+    };
+    let reply = s.send(post(Some(&s.token), &batch(max + 1), &[])).await;
+    assert_eq!((reply.status, error_code(&reply)), (StatusCode::BAD_REQUEST, -32600));
+    let listed = s.call_tool("notes_list", json!({})).await;
+    assert_eq!(listed["structuredContent"]["notes"], json!([]), "nothing ran");
+    let reply = s.send(post(Some(&s.token), &batch(max), &[])).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.json().as_array().map(Vec::len), Some(max));
+}
+
+#[tokio::test]
+async fn a_batch_of_list_calls_over_full_notes_stays_within_max_response() {
+    let (store, _, _dir) = embedded();
+    let s = session(store).await;
+    let chars = mcp_oauth::mcp::tools::notes::MAX_CHARS;
+    for _ in 0..mcp_oauth::mcp::tools::notes::MAX_NOTES {
+        let added = s.call_tool("notes_add", json!({"text": "x".repeat(chars)})).await;
+        assert_eq!(added["isError"], false, "{added}");
+    }
+    let max = mcp_oauth::mcp::protocol::MAX_BATCH;
+    let batch = Value::Array(
+        (0..max)
+            .map(|i| rpc(i as i64, "tools/call", json!({"name": "notes_list", "arguments": {}})))
+            .collect(),
+    );
+    let reply = s.send(post(Some(&s.token), &batch, &[])).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(
+        reply.body.len() <= mcp_oauth::mcp::protocol::MAX_RESPONSE,
+        "{} bytes",
+        reply.body.len()
+    );
+    let answers = reply.json();
+    let answers = answers.as_array().expect("a batch response");
+    assert_eq!(answers.len(), max, "every request is answered");
+    for a in answers {
+        if a.get("error").is_some() {
+            assert_eq!(a["error"]["code"], -32603, "{}", a["error"]);
+        } else {
+            assert!(text(&a["result"]).contains("nextCursor"), "a page, not every note");
+        }
+    }
+}
+
+#[tokio::test]
+async fn request_ids_come_back_exactly_as_sent() {
+    let (store, _, _dir) = embedded();
+    let s = session(store).await;
+    for id in [
+        "123456789012345678901234567890",
+        "-98765432109876543210",
+        "18446744073709551615",
+        "0",
+        r#""é \"quoted\" id""#,
+    ] {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
+        let reply = s
+            .send(post_raw(Some(&s.token), body, &[("mcp-protocol-version", LEGACY)]))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        assert!(
+            reply.text().contains(&format!(r#""id":{id}"#)),
+            "{id}: {}",
+            reply.text()
+        );
+        // In a batch too, and in an error.
+        let body = format!(r#"[{{"jsonrpc":"2.0","id":{id},"method":"no/such"}}]"#);
+        let reply = s.send(post_raw(Some(&s.token), body, &[])).await;
+        assert!(
+            reply.text().contains(&format!(r#""id":{id}"#)),
+            "{id}: {}",
+            reply.text()
+        );
+    }
+}
+
+#[tokio::test]
+async fn fractional_and_exponent_ids_are_invalid_requests() {
+    let (store, _, _dir) = embedded();
+    let s = session(store).await;
+    for id in ["1.5", "1e3", "2.0", "-1E-2"] {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
+        let reply = s
+            .send(post_raw(Some(&s.token), body, &[("mcp-protocol-version", LEGACY)]))
+            .await;
+        assert_eq!(
+            (reply.status, error_code(&reply)),
+            (StatusCode::BAD_REQUEST, -32600),
+            "{id}"
+        );
+        assert!(reply.json().get("id").is_none(), "{id}: {}", reply.text());
+    }
+}
+
+#[tokio::test]
+async fn duplicate_member_names_are_invalid_requests() {
+    let (store, _, _dir) = embedded();
+    let s = session(store).await;
+    for body in [
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","method":"ping"}"#,
+        r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","name":"notes_list","arguments":{}}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"notes_add","arguments":{"text":"a","text":"b"}}}"#,
+    ] {
+        let reply = s
+            .send(post_raw(Some(&s.token), body, &[("mcp-protocol-version", LEGACY)]))
+            .await;
+        assert_eq!(
+            (reply.status, error_code(&reply)),
+            (StatusCode::BAD_REQUEST, -32600),
+            "{body}"
+        );
+    }
+    let listed = s.call_tool("notes_list", json!({})).await;
+    assert_eq!(listed["structuredContent"]["notes"], json!([]), "nothing ran");
+}

@@ -49,6 +49,7 @@ fn consent_page(offline_access: bool) -> ConsentPage<'static> {
         action: ACTION,
         hidden: HIDDEN,
         client_name: EVIL,
+        client_host: None,
         redirect_host: "app.example.net",
         user_email: EVIL,
         logout_action: "/oauth/logout",
@@ -366,6 +367,29 @@ fn consent_says_access_lasts_until_revoked_when_offline_access_is_asked() {
     let page = consent(&consent_page(true)).into_string();
     assert!(page.contains("Stay connected"));
     assert!(page.contains("can keep access until you revoke it"));
+}
+
+#[test]
+fn consent_isolates_the_client_name_and_shows_the_document_host_outside_it() {
+    let spoof = "\u{202e}edualC\u{202c}";
+    let page = consent(&ConsentPage {
+        client_name: spoof,
+        client_host: Some("docs.example.com"),
+        ..consent_page(true)
+    })
+    .into_string();
+    let isolated = format!("<bdi>{spoof}</bdi>");
+    let named = format!(r#"{isolated} <span class="host">(docs.example.com)</span>"#);
+    assert!(page.contains(&format!("<h1><strong>{named}</strong> wants")), "{page}");
+    assert!(page.contains(&format!("This will allow {named} to:")), "{page}");
+    assert!(page.contains(&format!("{isolated} can keep access")), "{page}");
+    assert!(page.contains(&format!("sign-in from {named}.")), "{page}");
+    assert_eq!(
+        page.matches(spoof).count(),
+        page.matches(&isolated).count() + 1,
+        "every use is isolated, the title by U+2068…U+2069: {page}"
+    );
+    assert!(page.contains(&format!("Allow \u{2068}{spoof}\u{2069} to access")));
 }
 
 #[test]

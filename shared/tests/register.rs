@@ -14,6 +14,7 @@ use mcp_oauth::app::{AppState, function};
 use mcp_oauth::clients;
 use mcp_oauth::crypto::sha256_b64;
 use mcp_oauth::register;
+use mcp_oauth::register::metadata;
 use mcp_oauth::store::{Store, Table};
 use serde_json::{Value, json};
 
@@ -663,6 +664,75 @@ async fn client_name_must_be_a_short_string() {
     }
     let r = register_once(with(json!({"client_name": "é".repeat(200)}))).await;
     assert_eq!(r.status, StatusCode::CREATED, "200 characters fit: {}", r.text());
+}
+
+/// `depth` arrays, each holding the next, around a 1.
+fn nested(depth: usize) -> Value {
+    (0..depth).fold(json!(1), |inner, _| json!([inner]))
+}
+
+#[tokio::test]
+async fn unknown_metadata_nested_too_deeply_is_invalid_client_metadata() {
+    // 125 levels parse as JSON, but a record holding them could never be read back.
+    assert_invalid_metadata(with(json!({"x_deep": nested(125)}))).await;
+    assert_invalid_metadata(with(json!({"x_deep": nested(metadata::MAX_UNKNOWN_DEPTH + 1)}))).await;
+    assert_invalid_metadata(with(
+        json!({"x_deep": {"a": {"b": nested(metadata::MAX_UNKNOWN_DEPTH - 1)}}}),
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_metadata_at_the_depth_limit_registers_and_reads_back_through_authorize() {
+    let (store, _clock, _dir) = common::embedded();
+    let h = common::oauth::Harness::new(store);
+    let reply = h
+        .register(json!({
+            "client_name": "Deep Client",
+            "redirect_uris": ["http://127.0.0.1:8765/callback"],
+            "x_deep": nested(metadata::MAX_UNKNOWN_DEPTH),
+        }))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    assert_eq!(reply.json()["x_deep"], nested(metadata::MAX_UNKNOWN_DEPTH));
+    let client = common::oauth::TestClient {
+        id: reply.json()["client_id"].as_str().unwrap().to_owned(),
+        secret: None,
+        redirect_uri: "http://127.0.0.1:8765/callback".into(),
+        verifier: mcp_oauth::crypto::random_token(),
+    };
+    let login = h
+        .browser()
+        .get(&common::oauth::Harness::authorize_url(&client, &[]))
+        .await;
+    assert_eq!(
+        login.status,
+        StatusCode::OK,
+        "the stored client reads back: {}",
+        login.text()
+    );
+}
+
+#[tokio::test]
+async fn client_supplied_text_must_not_hold_bidi_or_invisible_characters() {
+    for spoof in [
+        "\u{202e}edualC\u{202c}",
+        "Clau\u{200b}de",
+        "Claude\u{2066}x\u{2069}",
+        "\u{061c}Claude",
+        "Cl\u{00ad}aude",
+        "\u{feff}Claude",
+        "Claude\u{200e}",
+        "Claude\u{2060}",
+        "Claude\u{e0041}",
+        "Claude\u{fe0f}",
+    ] {
+        assert_invalid_metadata(with(json!({"client_name": spoof}))).await;
+        assert_invalid_metadata(with(json!({"software_id": spoof}))).await;
+        assert_invalid_metadata(with(json!({"contacts": [spoof]}))).await;
+    }
+    let r = register_once(with(json!({"client_name": "Résumé אפליקציה 日本語"}))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "ordinary scripts fit: {}", r.text());
 }
 
 #[tokio::test]

@@ -98,6 +98,78 @@ async fn twenty_concurrent_consumes_have_one_winner(s: Store) {
     assert_eq!(winners, 1);
 }
 
+/// A code-like item: guarded, expiring, belonging to a grant.
+fn guarded(key: &str, now: i64) -> Item {
+    let mut i = expiring(key, now + 60);
+    i.guard = Some("binding".into());
+    i.grant_id = Some("g1".into());
+    i
+}
+
+async fn retire_returns_the_item_and_leaves_a_tombstone_with_its_attributes(s: Store) {
+    let now = s.clock().now();
+    s.put(Table::Codes, guarded("c", now)).await.unwrap();
+    let tomb = json!({"retired": true});
+    match s.retire(Table::Codes, "c", "binding", tomb.clone()).await.unwrap() {
+        Consumed::Taken(i) => assert_eq!(i.body, json!({"k": "c"})),
+        other => panic!("expected the item, got {other:?}"),
+    }
+    let stored = s.get(Table::Codes, "c").await.unwrap().expect("the tombstone stays");
+    assert_eq!(stored.body, tomb);
+    assert_eq!(stored.guard.as_deref(), Some("binding"));
+    assert_eq!(stored.expires_at, Some(now + 60));
+    assert_eq!(stored.grant_id.as_deref(), Some("g1"));
+    assert_eq!(stored.version, 2);
+    // Retiring again finds the tombstone.
+    match s.retire(Table::Codes, "c", "binding", tomb.clone()).await.unwrap() {
+        Consumed::Taken(i) => assert_eq!(i.body, tomb),
+        other => panic!("expected the tombstone, got {other:?}"),
+    }
+}
+
+async fn retire_with_wrong_guard_or_after_expiry_changes_nothing(s: Store) {
+    let now = s.clock().now();
+    s.put(Table::Codes, guarded("c", now)).await.unwrap();
+    assert_eq!(
+        s.retire(Table::Codes, "c", "other", json!({})).await.unwrap(),
+        Consumed::GuardMismatch
+    );
+    assert_eq!(s.get(Table::Codes, "c").await.unwrap().unwrap().body, json!({"k": "c"}));
+    assert_eq!(
+        s.retire(Table::Codes, "absent", "binding", json!({})).await.unwrap(),
+        Consumed::Absent
+    );
+    s.put(Table::Codes, expiring("old", now - 1)).await.unwrap();
+    assert_eq!(
+        s.retire(Table::Codes, "old", "binding", json!({})).await.unwrap(),
+        Consumed::Absent
+    );
+}
+
+async fn twenty_concurrent_retires_give_the_original_once(s: Store) {
+    let now = s.clock().now();
+    s.put(Table::Codes, guarded("c", now)).await.unwrap();
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.retire(Table::Codes, "c", "binding", json!({"retired": true}))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut originals = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Consumed::Taken(i) if i.body == json!({"k": "c"}) => originals += 1,
+            Consumed::Taken(i) => assert_eq!(i.body, json!({"retired": true})),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(originals, 1);
+}
+
 async fn compare_and_swap_needs_the_current_version(s: Store) {
     s.put(Table::Grants, item("g")).await.unwrap();
     let mut next = item("g");
@@ -254,6 +326,9 @@ macro_rules! contract {
                 consume_returns_the_item_exactly_once,
                 consume_with_wrong_guard_leaves_the_item,
                 twenty_concurrent_consumes_have_one_winner,
+                retire_returns_the_item_and_leaves_a_tombstone_with_its_attributes,
+                retire_with_wrong_guard_or_after_expiry_changes_nothing,
+                twenty_concurrent_retires_give_the_original_once,
                 compare_and_swap_needs_the_current_version,
                 twenty_concurrent_swaps_of_one_version_have_one_winner,
                 delete_by_grant_removes_only_that_grant,

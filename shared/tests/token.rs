@@ -112,6 +112,67 @@ async fn missing_or_malformed_verifier_is_invalid_request() {
 }
 
 #[tokio::test]
+async fn code_replay_without_the_codes_binding_revokes_nothing() {
+    let (h, _d) = harness();
+    let client = h.public_client().await;
+    let code = h.code_for(&client).await;
+    let first = h.redeem(&client, &code).await.json();
+    let rt = first["refresh_token"].as_str().unwrap().to_owned();
+    // An unrelated client, and the right client with a guessed verifier or another redirect URI.
+    let mut stranger = h.public_client().await;
+    stranger.redirect_uri = "http://127.0.0.1:9999/elsewhere".into();
+    let mut guessing = client.clone();
+    guessing.verifier = mcp_oauth::crypto::random_token();
+    let mut redirected = client.clone();
+    redirected.redirect_uri = "http://127.0.0.1:8765/other".into();
+    for replayer in [&stranger, &guessing, &redirected] {
+        let reply = h.redeem(replayer, &code).await;
+        assert_eq!(error_of(&reply), "invalid_grant", "{}", reply.text());
+    }
+    let refresh = h.refresh(&client, &rt).await;
+    assert_eq!(refresh.status, StatusCode::OK, "the grant survives: {}", refresh.text());
+    // The genuine replay is still the theft signal.
+    assert_eq!(error_of(&h.redeem(&client, &code).await), "invalid_grant");
+    let rt2 = refresh.json()["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        error_of(&h.refresh(&client, &rt2).await),
+        "invalid_grant",
+        "now revoked"
+    );
+}
+
+#[tokio::test]
+async fn a_replay_after_the_code_expired_revokes_nothing() {
+    let (store, clock, _d) = embedded();
+    let h = Harness::new(store);
+    let client = h.public_client().await;
+    let code = h.code_for(&client).await;
+    let first = h.redeem(&client, &code).await.json();
+    clock.advance(h.state.config.lifetimes.auth_code + 1);
+    assert_eq!(error_of(&h.redeem(&client, &code).await), "invalid_grant");
+    let refresh = h.refresh(&client, first["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(
+        refresh.status,
+        StatusCode::OK,
+        "an expired code is unknown, and revokes nothing: {}",
+        refresh.text()
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_token_with_a_made_up_secret_revokes_nothing() {
+    let (h, _d) = harness();
+    let (client, tokens) = h.tokens().await;
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    let (grant_id, _) = rt.split_once('.').unwrap();
+    let forged = format!("{grant_id}.{}", "A".repeat(43));
+    let reply = h.refresh(&client, &forged).await;
+    assert_eq!(error_of(&reply), "invalid_grant", "{}", reply.text());
+    let reply = h.refresh(&client, rt).await;
+    assert_eq!(reply.status, StatusCode::OK, "the grant survives: {}", reply.text());
+}
+
+#[tokio::test]
 async fn code_reuse_fails_and_revokes_the_grants_refresh_token() {
     let (h, _d) = harness();
     let client = h.public_client().await;

@@ -299,16 +299,15 @@ async fn consent_page(
     let csrf = consent::csrf_token(&secret, req);
     let described = scopes::describe(&req.scope);
     // A metadata-document client names itself; the host that serves its document is what vouches.
-    let client_name = match url::Url::parse(&client.client_id) {
-        Ok(u) if clients::document::is_document_id(&client.client_id, true) => {
-            format!("{} ({})", client.display_name(), u.host_str().unwrap_or_default())
-        }
-        _ => client.display_name().to_owned(),
+    let client_host = match url::Url::parse(&client.client_id) {
+        Ok(u) if clients::document::is_document_id(&client.client_id, true) => u.host_str().map(str::to_owned),
+        _ => None,
     };
     let page = pages::consent(&pages::ConsentPage {
         action: urls::AUTHORIZE_PATH,
         hidden: &hidden,
-        client_name: &client_name,
+        client_name: client.display_name(),
+        client_host: client_host.as_deref(),
         redirect_host: &redirect_host,
         user_email: &email,
         logout_action: LOGOUT_PATH,

@@ -175,10 +175,36 @@ pub async fn authenticate_with(
     creds: &ClientCredentials,
     allow_loopback: bool,
 ) -> Result<Client, ApiError> {
-    let fail = |description: &str| invalid_client(creds.via_basic, description);
     let client = super::get_with(store, &creds.client_id, allow_loopback)
         .await?
-        .ok_or_else(|| fail("unknown client"))?;
+        .ok_or_else(|| invalid_client(creds.via_basic, "unknown client"))?;
+    check(client, creds)
+}
+
+/// For the revocation endpoint: authenticates like [`authenticate`] and returns the client id, but
+/// never fetches a metadata document, so that unauthenticated requests there cannot make us fetch
+/// (a revocation needs no document). A metadata-document client that is not cached is public by
+/// construction, and for a public client RFC 7009 §2.1 asks only that the token was issued to it:
+/// its `client_id` (presented without a secret) stands, and the grant's client is compared with it.
+pub async fn authenticate_without_fetch(
+    store: &Store,
+    creds: &ClientCredentials,
+    allow_loopback: bool,
+) -> Result<String, ApiError> {
+    let fail = |description: &str| invalid_client(creds.via_basic, description);
+    match super::get(store, &creds.client_id).await? {
+        Some(client) => check(client, creds).map(|c| c.client_id),
+        None if super::document::is_document_id(&creds.client_id, allow_loopback) => match creds.secret {
+            None => Ok(creds.client_id.clone()),
+            Some(_) => Err(fail("this client is public and has no secret; do not send one")),
+        },
+        None => Err(fail("unknown client")),
+    }
+}
+
+/// Checks the credentials against the client found.
+fn check(client: Client, creds: &ClientCredentials) -> Result<Client, ApiError> {
+    let fail = |description: &str| invalid_client(creds.via_basic, description);
     let presented = creds.secret.as_deref();
     match (client.auth_method, &client.secret_hash, presented) {
         (AuthMethod::None, _, None) => Ok(client),

@@ -4,13 +4,27 @@
 //! and keep it in the clients table for a while (its cache lifetime, bounded) so later requests
 //! cost one store read, as for registered clients.
 //!
+//! Cache lifetime: `max-age` within [`MIN_CACHE`] s to one day, an hour without one.
+//! `Cache-Control: no-store` or `no-cache` keeps the document for [`MIN_CACHE`] s only, and only
+//! to bound how often strangers can make us fetch: the document is still refetched after that
+//! minute, not kept for the default hour.
+//!
+//! Fetches are also bounded in memory (see `guard`): a document that failed is answered from a
+//! negative cache for a minute, and each origin may cause a bounded number of fetches a minute.
+//! The revocation endpoint never fetches (see `clients::authenticate_without_fetch`).
+//!
 //! Fetching a URL a stranger chose is a server-side request forgery risk, so: https only, a
 //! domain name (never an IP literal), addresses that resolve to private, loopback or link-local
 //! ranges refused, no redirects, a 3 s deadline and a 5 KiB body limit. Such clients are public
 //! (`token_endpoint_auth_method: none`): we do not accept `private_key_jwt`.
 //!
+//! Addresses refused: every non-global block of the IANA special-purpose registries (see
+//! [`public`]), and a proxy is never used, since a proxy would resolve the name itself.
+//!
 //! `CIMD_ALLOW_LOOPBACK=1` (local development and tests only; refused in Lambda) also accepts
 //! `http://localhost:<port>/…` and `http://127.0.0.1:<port>/…` documents.
+
+mod guard;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -25,8 +39,9 @@ use crate::store::{Store, StoreError, Table, typed};
 
 /// Largest metadata document read.
 pub const MAX_DOCUMENT: usize = 5 * 1024;
-/// Bounds on how long a fetched document is reused.
-const MIN_CACHE: i64 = 300;
+/// Bounds on how long a fetched document is reused. The minimum also applies to `no-store` and
+/// `no-cache`: it bounds the fetch rate, and a minute-old document is still the client's.
+const MIN_CACHE: i64 = 60;
 const MAX_CACHE: i64 = 86_400;
 const DEFAULT_CACHE: i64 = 3600;
 
@@ -36,6 +51,8 @@ pub enum DocumentError {
     Unreachable,
     #[error("the client's metadata document is not valid: {0}")]
     Invalid(String),
+    #[error("too many metadata documents were fetched from this client's host just now; try again in a minute")]
+    Throttled,
 }
 
 /// True when `client_id` is a URL that must be resolved as a metadata document: https with a
@@ -68,27 +85,49 @@ fn document_url(client_id: &str, allow_loopback: bool) -> Option<Url> {
     ok.then_some(url)
 }
 
-/// Refuses addresses no public document can live at.
+/// Refuses addresses no public document can live at: every block of the IANA IPv4 and IPv6
+/// Special-Purpose Address Registries (RFC 6890) that is not globally reachable, the relay and
+/// translation prefixes that embed an IPv4 address (6to4, Teredo, NAT64, IPv4-compatible), and
+/// multicast and reserved space. A listed block that IANA marks globally reachable (such as
+/// 192.0.0.9/32) is refused too: no metadata document needs one.
 fn public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64 // 100.64/10, carrier NAT
-                || v4.octets()[0] >= 224)
+            let [a, b, c, _] = v4.octets();
+            !(a == 0 // 0.0.0.0/8, "this network"
+                || a == 10 // 10/8, private
+                || a == 100 && (b & 0xc0) == 64 // 100.64/10, carrier-grade NAT
+                || a == 127 // 127/8, loopback
+                || a == 169 && b == 254 // 169.254/16, link local
+                || a == 172 && (b & 0xf0) == 16 // 172.16/12, private
+                || a == 192 && b == 0 && c == 0 // 192.0.0/24, IETF protocol assignments
+                || a == 192 && b == 0 && c == 2 // 192.0.2/24, documentation
+                || a == 192 && b == 88 && c == 99 // 192.88.99/24, deprecated 6to4 relay anycast
+                || a == 192 && b == 168 // 192.168/16, private
+                || a == 198 && (b & 0xfe) == 18 // 198.18/15, benchmarking
+                || a == 198 && b == 51 && c == 100 // 198.51.100/24, documentation
+                || a == 203 && b == 0 && c == 113 // 203.0.113/24, documentation
+                || a >= 224) // 224/4 multicast, 240/4 reserved, 255.255.255.255 broadcast
         }
         IpAddr::V6(v6) => {
             let seg = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (seg[0] & 0xfe00) == 0xfc00 // unique local
-                || (seg[0] & 0xffc0) == 0xfe80 // link local
-                || v6.to_ipv4_mapped().is_some_and(|v4| !public(IpAddr::V4(v4))))
+            let top = u128::from(v6);
+            // Whether `top` lies in the prefix `net`/`len`.
+            let within = |net: u128, len: u32| top >> (128 - len) == net >> (128 - len);
+            !(within(0, 96) // ::/96: unspecified, loopback and IPv4-compatible (deprecated)
+                || v6.to_ipv4_mapped().is_some_and(|v4| !public(IpAddr::V4(v4))) // ::ffff:0:0/96
+                || within(0x0064_ff9b << 96, 96) // 64:ff9b::/96, NAT64 well-known prefix
+                || within(0x0064_ff9b_0001 << 80, 48) // 64:ff9b:1::/48, local-use NAT64
+                || within(0x0100 << 112, 64) // 100::/64, discard-only
+                || seg[0] == 0x2001 && seg[1] < 0x0200 // 2001::/23, IETF protocol assignments (Teredo 2001::/32 in it)
+                || seg[0] == 0x2001 && seg[1] == 0x0db8 // 2001:db8::/32, documentation
+                || seg[0] == 0x2002 // 2002::/16, 6to4: reaches whatever IPv4 address it embeds
+                || seg[0] == 0x3fff && seg[1] < 0x1000 // 3fff::/20, documentation
+                || seg[0] == 0x5f00 // 5f00::/16, segment routing SIDs
+                || (seg[0] & 0xfe00) == 0xfc00 // fc00::/7, unique local
+                || (seg[0] & 0xffc0) == 0xfe80 // fe80::/10, link local
+                || (seg[0] & 0xffc0) == 0xfec0 // fec0::/10, site local (deprecated)
+                || (seg[0] & 0xff00) == 0xff00) // ff00::/8, multicast
         }
     }
 }
@@ -117,6 +156,8 @@ impl reqwest::dns::Resolve for PublicOnly {
 
 fn http(allow_loopback: bool) -> reqwest::Client {
     reqwest::Client::builder()
+        // A proxy would resolve the name itself, so the public-address resolver would never run.
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(Arc::new(PublicOnly { allow_loopback }))
         .connect_timeout(Duration::from_secs(2))
@@ -128,13 +169,19 @@ fn http(allow_loopback: bool) -> reqwest::Client {
 
 /// How long the response says it may be reused, within our bounds.
 fn cache_seconds(headers: &reqwest::header::HeaderMap) -> i64 {
-    let max_age = headers
-        .get(reqwest::header::CACHE_CONTROL)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.split(',')
-                .find_map(|d| d.trim().strip_prefix("max-age=")?.parse::<i64>().ok())
-        });
+    let directives: Vec<String> = headers
+        .get_all(reqwest::header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|d| d.trim().to_ascii_lowercase())
+        .collect();
+    if directives.iter().any(|d| d == "no-store" || d == "no-cache") {
+        return MIN_CACHE;
+    }
+    let max_age = directives
+        .iter()
+        .find_map(|d| d.strip_prefix("max-age=")?.parse::<i64>().ok());
     max_age.unwrap_or(DEFAULT_CACHE).clamp(MIN_CACHE, MAX_CACHE)
 }
 
@@ -192,8 +239,21 @@ pub async fn resolve(store: &Store, client_id: &str, allow_loopback: bool) -> Re
     let Some(url) = document_url(client_id, allow_loopback) else {
         return Ok(None);
     };
-    let (mut client, ttl) = fetch(&url, allow_loopback).await.map_err(ResolveError::Document)?;
     let now = store.clock().now();
+    if let Some(e) = guard::remembered_failure(url.as_str(), now) {
+        return Err(ResolveError::Document(e));
+    }
+    if !guard::may_fetch(&url.origin().ascii_serialization(), now) {
+        tracing::warn!(event = "client_metadata_document_throttled", client_id);
+        return Err(ResolveError::Document(DocumentError::Throttled));
+    }
+    let (mut client, ttl) = match fetch(&url, allow_loopback).await {
+        Ok(fetched) => fetched,
+        Err(e) => {
+            guard::remember_failure(url.as_str(), &e, now);
+            return Err(ResolveError::Document(e));
+        }
+    };
     client.created_at = now;
     let mut item = typed::item(super::key(client_id), &client).map_err(ResolveError::Store)?;
     item.expires_at = Some(now + ttl);
@@ -259,6 +319,66 @@ mod tests {
         }
     }
 
+    /// Each block of the IANA special-purpose registries, by its first and last address, with the
+    /// public neighbours just outside it where that neighbour is ordinary unicast space.
+    #[test]
+    fn every_special_purpose_range_is_not_public() {
+        for (block, first, last) in [
+            ("0.0.0.0/8", "0.0.0.1", "0.255.255.255"),
+            ("10.0.0.0/8", "10.0.0.0", "10.255.255.255"),
+            ("100.64.0.0/10", "100.64.0.0", "100.127.255.255"),
+            ("127.0.0.0/8", "127.0.0.0", "127.255.255.255"),
+            ("169.254.0.0/16", "169.254.0.0", "169.254.255.255"),
+            ("172.16.0.0/12", "172.16.0.0", "172.31.255.255"),
+            ("192.0.0.0/24", "192.0.0.0", "192.0.0.255"),
+            ("192.0.2.0/24", "192.0.2.0", "192.0.2.255"),
+            ("192.88.99.0/24", "192.88.99.0", "192.88.99.255"),
+            ("192.168.0.0/16", "192.168.0.0", "192.168.255.255"),
+            ("198.18.0.0/15", "198.18.0.0", "198.19.255.255"),
+            ("198.51.100.0/24", "198.51.100.0", "198.51.100.255"),
+            ("203.0.113.0/24", "203.0.113.0", "203.0.113.255"),
+            ("224.0.0.0/4", "224.0.0.0", "239.255.255.255"),
+            ("240.0.0.0/4", "240.0.0.0", "255.255.255.254"),
+            ("255.255.255.255/32", "255.255.255.255", "255.255.255.255"),
+            ("::/96", "::", "::ffff:ffff"),
+            ("::ffff:0:0/96", "::ffff:127.0.0.1", "::ffff:192.168.0.1"),
+            ("64:ff9b::/96", "64:ff9b::", "64:ff9b::ffff:ffff"),
+            ("64:ff9b:1::/48", "64:ff9b:1::", "64:ff9b:1:ffff:ffff:ffff:ffff:ffff"),
+            ("100::/64", "100::", "100::ffff:ffff:ffff:ffff"),
+            ("2001::/23", "2001::", "2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ("2001::/32 (Teredo)", "2001::1", "2001:0:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ("2001:db8::/32", "2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ("2002::/16", "2002::", "2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ("3fff::/20", "3fff::", "3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ("5f00::/16", "5f00::", "5f00:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ("fc00::/7", "fc00::", "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ("fe80::/10", "fe80::", "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ("fec0::/10", "fec0::", "feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ("ff00::/8", "ff00::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+        ] {
+            assert!(!public(first.parse().unwrap()), "{block}: {first}");
+            assert!(!public(last.parse().unwrap()), "{block}: {last}");
+        }
+        for ip in [
+            "1.0.0.1",
+            "100.63.255.255",
+            "100.128.0.0",
+            "172.32.0.0",
+            "192.0.1.1",
+            "192.88.98.255",
+            "198.17.255.255",
+            "198.20.0.0",
+            "223.255.255.255",
+            "::ffff:93.184.216.34",
+            "2001:200::1",
+            "2001:db9::1",
+            "2003::1",
+            "2606:4700::1111",
+        ] {
+            assert!(public(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
     #[test]
     fn cache_lifetime_follows_max_age_within_bounds() {
         let mut h = reqwest::header::HeaderMap::new();
@@ -267,5 +387,15 @@ mod tests {
         assert_eq!(cache_seconds(&h), MIN_CACHE);
         h.insert(reqwest::header::CACHE_CONTROL, "max-age=999999".parse().unwrap());
         assert_eq!(cache_seconds(&h), MAX_CACHE);
+    }
+
+    #[test]
+    fn no_store_and_no_cache_keep_a_document_only_the_minimum() {
+        for value in ["no-store", "public, No-Cache", "max-age=3600, no-store"] {
+            let mut h = reqwest::header::HeaderMap::new();
+            h.insert(reqwest::header::CACHE_CONTROL, value.parse().unwrap());
+            assert_eq!(cache_seconds(&h), MIN_CACHE, "{value}");
+        }
+        assert_eq!(MIN_CACHE, 60);
     }
 }

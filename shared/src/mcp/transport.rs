@@ -100,7 +100,7 @@ impl IntoResponse for Refused {
             Refused::Unreadable => StatusCode::BAD_REQUEST,
         };
         let body = jsonrpc::error_response(None, &RpcError::invalid_request(self.to_string()));
-        let mut res = json(status, &body);
+        let mut res = json(status, body);
         if self == Refused::MethodNotAllowed {
             res.headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("POST"));
@@ -109,8 +109,8 @@ impl IntoResponse for Refused {
     }
 }
 
-fn json(status: StatusCode, body: &Value) -> Response {
-    let mut res = (status, body.to_string()).into_response();
+fn json(status: StatusCode, body: String) -> Response {
+    let mut res = (status, body).into_response();
     let headers = res.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     // Answers hold the user's data; no shared cache may keep them.
@@ -237,11 +237,13 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes,
     }
 }
 
-/// One `text/event-stream` body: each message as a `message` event, in order.
-pub fn sse_body(messages: &[Value]) -> String {
-    messages
+/// One `text/event-stream` body: each notification, then the answer (JSON text), as a `message`
+/// event each, in order.
+pub fn sse_body(notifications: &[Value], answer: &str) -> String {
+    notifications
         .iter()
         .map(|m| format!("event: message\ndata: {m}\n\n"))
+        .chain(std::iter::once(format!("event: message\ndata: {answer}\n\n")))
         .collect()
 }
 
@@ -260,9 +262,7 @@ fn respond(answer: Answer, accepts: Accepts, urls: &Urls) -> Response {
             notifications,
             body,
         } if status == StatusCode::OK && ((!notifications.is_empty() && accepts.sse) || !accepts.json) => {
-            let mut messages = notifications;
-            messages.push(body);
-            let mut res = (status, sse_body(&messages)).into_response();
+            let mut res = (status, sse_body(&notifications, &body)).into_response();
             let headers = res.headers_mut();
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -271,7 +271,7 @@ fn respond(answer: Answer, accepts: Accepts, urls: &Urls) -> Response {
             res
         }
         // A client that takes no stream gets the result alone: the notifications are optional.
-        Answer::Messages { status, body, .. } => json(status, &body),
+        Answer::Messages { status, body, .. } => json(status, body),
     }
 }
 
@@ -323,14 +323,20 @@ fn method_label(body: &[u8]) -> &'static str {
 /// The `Outcome` dimension of an answer: `ok`, `error` (a JSON-RPC error, in any element of a
 /// batch), `accepted` (202) or `forbidden` (403, a scope is missing).
 fn outcome_label(answer: &Answer) -> &'static str {
-    let is_error = |v: &Value| v.get("error").is_some();
+    /// Only whether a response has an `error` member is read; nothing else is kept.
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        error: Option<serde::de::IgnoredAny>,
+    }
     match answer {
         Answer::Accepted => "accepted",
         Answer::Denied(_) => "forbidden",
         Answer::Messages { body, .. } => {
-            let failed = match body {
-                Value::Array(items) => items.iter().any(is_error),
-                single => is_error(single),
+            let failed = if body.trim_start().starts_with('[') {
+                serde_json::from_str::<Vec<Probe>>(body).map_or(true, |all| all.iter().any(|p| p.error.is_some()))
+            } else {
+                serde_json::from_str::<Probe>(body).map_or(true, |p| p.error.is_some())
             };
             if failed { "error" } else { "ok" }
         }
@@ -441,7 +447,7 @@ mod tests {
     fn sse_body_puts_notifications_before_the_result() {
         let progress = json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progress": 1}});
         let result = json!({"jsonrpc": "2.0", "id": 1, "result": {}});
-        let body = sse_body(&[progress.clone(), result.clone()]);
+        let body = sse_body(std::slice::from_ref(&progress), &result.to_string());
         let events: Vec<Value> = body
             .split("\n\n")
             .filter(|e| !e.is_empty())
@@ -513,7 +519,7 @@ mod tests {
         let answer = |body: Value| Answer::Messages {
             status: StatusCode::OK,
             notifications: Vec::new(),
-            body,
+            body: body.to_string(),
         };
         assert_eq!(outcome_label(&answer(ok.clone())), "ok");
         assert_eq!(outcome_label(&answer(err.clone())), "error");

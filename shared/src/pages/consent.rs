@@ -1,6 +1,10 @@
 //! The consent page: which client asks for what, where the user will be sent back to, and the
 //! approve and deny buttons.
 //!
+//! Everything the client chose about itself is isolated in `<bdi>`, so that its text cannot
+//! reorder the words around it; the host that vouches for a metadata-document client comes from
+//! our own parsing and is shown outside that isolate.
+//!
 //! Not for: deciding whether consent is needed, or recording it (see `authorize`).
 
 use maud::{Markup, html};
@@ -15,6 +19,9 @@ pub struct ConsentPage<'a> {
     pub hidden: Hidden<'a>,
     /// The client's self-declared name.
     pub client_name: &'a str,
+    /// For a metadata-document client, the host that serves its document (parsed by us from the
+    /// `client_id`), shown after the name and outside its isolate.
+    pub client_host: Option<&'a str>,
     /// Where the user goes next, shown plainly (see [`redirect_target`]).
     pub redirect_host: &'a str,
     /// "Signed in as …", next to a sign-out button.
@@ -37,15 +44,23 @@ pub fn consent(p: &ConsentPage) -> Markup {
         .chars()
         .next()
         .map_or('?', |c| c.to_uppercase().next().unwrap_or(c));
+    // `<bdi>`: the name's own direction cannot spill into the sentence around it.
+    let name = html! { bdi { (p.client_name) } };
+    let named = html! {
+        (name)
+        @if let Some(host) = p.client_host {
+            " " span.host { "(" (host) ")" }
+        }
+    };
     let body = html! {
         div.avatar aria-hidden="true" { (initial) }
-        h1 { strong { (p.client_name) } " wants to access your account" }
+        h1 { strong { (named) } " wants to access your account" }
         form.account method="post" action=(p.logout_action) {
             (hidden_fields(p.hidden, p.csrf))
             "Signed in as " strong { (p.user_email) } " · "
             button.link type="submit" name="action" value="logout" { "Sign out" }
         }
-        h2 { "This will allow " (p.client_name) " to:" }
+        h2 { "This will allow " (named) " to:" }
         ul.scopes {
             @for scope in p.scopes {
                 li { (scope.description) }
@@ -57,7 +72,7 @@ pub fn consent(p: &ConsentPage) -> Markup {
         @if p.offline_access {
             p.note {
                 strong { "Stay connected: " }
-                (p.client_name) " can keep access until you revoke it."
+                (name) " can keep access until you revoke it."
             }
         }
         form method="post" action=(p.action) {
@@ -70,10 +85,15 @@ pub fn consent(p: &ConsentPage) -> Markup {
         p.fine {
             "You will be sent back to " strong { (p.redirect_host) } ". "
             // The name is chosen by the client itself, so the user is told to check who asked.
-            "Only allow this if you started this sign-in from " (p.client_name) "."
+            "Only allow this if you started this sign-in from " (named) "."
         }
     };
-    page(&format!("Allow {} to access your account?", p.client_name), body)
+    // A title holds no markup: U+2068 FIRST STRONG ISOLATE … U+2069 POP DIRECTIONAL ISOLATE is
+    // the plain-text form of `<bdi>`.
+    page(
+        &format!("Allow \u{2068}{}\u{2069} to access your account?", p.client_name),
+        body,
+    )
 }
 
 /// How the consent page names a redirect URI's destination: the host (and port) of an http(s)

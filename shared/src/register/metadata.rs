@@ -3,13 +3,19 @@
 //!
 //! Known fields are checked and normalised (`scope` keeps only the scopes this server knows);
 //! unknown ones (such as the `application_type` that the Python MCP SDK sends) are kept as sent,
-//! within [`MAX_FIELDS`] fields and the request's size limit. A `null` counts as absent. Fields
+//! within [`MAX_FIELDS`] fields, [`MAX_UNKNOWN_DEPTH`] levels of nesting (so that every stored
+//! record can be read back) and the request's size limit. A `null` counts as absent.
+//!
+//! Client-supplied text (`client_name`, the short texts, contacts, URLs) must not hold control
+//! characters, nor format (Unicode category Cf) or other invisible or bidirectional characters:
+//! `"\u{202e}edualC\u{202c}"` would show as "Claude" on the consent page. Fields
 //! that only the server may set (`client_id`, `client_secret`, …) are dropped, so a client can
 //! never choose its own id or secret.
 //!
 //! Not for: reading the HTTP request or storing the client (see `register`).
 
 use serde_json::{Map, Value};
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use crate::clients::AuthMethod;
 use crate::clients::redirect_uri;
@@ -23,6 +29,10 @@ pub const MAX_FIELD_NAME: usize = 100;
 /// Longest `client_name`, `software_id`, `application_type` and similar short texts, in characters.
 pub const MAX_TEXT: usize = 200;
 pub const MAX_CONTACTS: usize = 10;
+/// Deepest nesting of arrays and objects in an unknown field's value (`{"a": [1]}` is 2). Real
+/// extensions are flat or one level deep; the bound keeps the stored record far inside every
+/// decoder's recursion limit (serde_json's 128, DynamoDB's 32 levels of attribute values).
+pub const MAX_UNKNOWN_DEPTH: usize = 8;
 
 const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token"];
 const RESPONSE_TYPES: &[&str] = &["code"];
@@ -88,7 +98,47 @@ fn text(value: Value, name: &str, max: usize) -> Result<String, MetadataError> {
     if s.chars().any(char::is_control) {
         return Err(Metadata(format!("{name} must not contain control characters")));
     }
+    if s.chars().any(invisible) {
+        return Err(Metadata(format!(
+            "{name} must not contain invisible, formatting or bidirectional control characters"
+        )));
+    }
     Ok(s)
+}
+
+/// A character that changes how the text around it is shown without being seen: Unicode's format
+/// category Cf (bidi embeddings, overrides and isolates U+202A–U+202E and U+2066–U+2069, the marks
+/// U+200E, U+200F and U+061C, zero-width U+200B–U+200D, U+2060–U+2064, U+FEFF, the soft hyphen
+/// U+00AD, tags …), plus the invisible ones outside Cf: line and paragraph separators (Zl, Zp),
+/// the Hangul fillers and the variation selectors, which render as nothing.
+pub fn invisible(c: char) -> bool {
+    matches!(
+        c.general_category(),
+        GeneralCategory::Format | GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator
+    ) || matches!(
+        c,
+        '\u{115f}' | '\u{1160}' | '\u{3164}' | '\u{ffa0}' // Hangul fillers
+            | '\u{180b}'..='\u{180f}' // Mongolian free variation selectors and vowel separator
+            | '\u{fe00}'..='\u{fe0f}' // variation selectors
+            | '\u{e0100}'..='\u{e01ef}' // variation selectors supplement
+    )
+}
+
+/// How deeply arrays and objects nest in `value`: 0 for a scalar.
+fn depth(value: &Value) -> usize {
+    // Iterative, so that measuring a hostile value cannot itself overflow the stack.
+    let mut deepest = 0;
+    let mut pending = vec![(value, 1)];
+    while let Some((v, level)) = pending.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match v {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(level);
+        pending.extend(children.map(|c| (c, level + 1)));
+    }
+    deepest
 }
 
 fn strings(value: Value, name: &str) -> Result<Vec<String>, MetadataError> {
@@ -251,6 +301,12 @@ pub fn parse(body: Value) -> Result<Registration, MetadataError> {
         if name.is_empty() || name.len() > MAX_FIELD_NAME {
             return Err(Metadata(format!(
                 "metadata field names must be 1 to {MAX_FIELD_NAME} bytes long"
+            )));
+        }
+        if depth(&value) > MAX_UNKNOWN_DEPTH {
+            return Err(Metadata(format!(
+                "metadata field {} nests deeper than {MAX_UNKNOWN_DEPTH} levels",
+                quoted(&name)
             )));
         }
         metadata.insert(name, value);

@@ -305,6 +305,56 @@ impl Backend for DynamoStore {
         }
     }
 
+    async fn retire(&self, table: Table, key: &str, guard: &str, tombstone: Value) -> StoreResult<Consumed> {
+        let body = serde_json::to_string(&tombstone).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let out = self
+            .client
+            .update_item()
+            .table_name(self.table_name(table))
+            .set_key(Some(key_of(key)))
+            .update_expression("SET #body = :body, #ver = #ver + :one")
+            .condition_expression(format!("{LIVE} AND #guard = :guard"))
+            .expression_attribute_names("#pk", attr::KEY)
+            .expression_attribute_names("#exp", attr::EXPIRES_AT)
+            .expression_attribute_names("#guard", attr::GUARD)
+            .expression_attribute_names("#body", attr::BODY)
+            .expression_attribute_names("#ver", attr::VERSION)
+            .expression_attribute_values(":now", self.now())
+            .expression_attribute_values(":guard", AttributeValue::S(guard.to_owned()))
+            .expression_attribute_values(":body", AttributeValue::S(body))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match out {
+            Ok(out) => match live(out.attributes(), i64::MIN)? {
+                Some(item) => Ok(Consumed::Taken(item)),
+                None => Ok(Consumed::Absent),
+            },
+            Err(e) => {
+                let Some(service) = e.as_service_error() else {
+                    return Err(unavailable(e));
+                };
+                if !service.is_conditional_check_failed_exception() {
+                    return Err(unavailable(e));
+                }
+                // The condition failed: tell "no live item" from "live item, other guard".
+                let old = match service {
+                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
+                        live(c.item(), self.clock.now())?
+                    }
+                    _ => None,
+                };
+                Ok(if old.is_some() {
+                    Consumed::GuardMismatch
+                } else {
+                    Consumed::Absent
+                })
+            }
+        }
+    }
+
     async fn compare_and_swap(&self, table: Table, mut item: Item, expected: u64) -> StoreResult<bool> {
         item.version = expected + 1;
         let out = self

@@ -198,6 +198,27 @@ impl Backend for EmbeddedStore {
         .await
     }
 
+    async fn retire(&self, table: Table, key: &str, guard: &str, tombstone: Value) -> StoreResult<Consumed> {
+        let key = key.to_owned();
+        let guard = guard.to_owned();
+        self.write(table, move |t, now| {
+            let Some(item) = live(t, &key, now)? else {
+                return Ok(Consumed::Absent);
+            };
+            if item.guard.as_deref() != Some(guard.as_str()) {
+                return Ok(Consumed::GuardMismatch);
+            }
+            let retired = Item {
+                body: tombstone,
+                version: item.version + 1,
+                ..item.clone()
+            };
+            t.insert(key.as_str(), encode(&retired)?.as_slice()).map_err(fault)?;
+            Ok(Consumed::Taken(item))
+        })
+        .await
+    }
+
     async fn compare_and_swap(&self, table: Table, mut item: Item, expected: u64) -> StoreResult<bool> {
         self.write(table, move |t, now| match live(t, &item.key, now)? {
             Some(current) if current.version == expected => {

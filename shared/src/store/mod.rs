@@ -102,6 +102,11 @@ pub trait Backend: Send + Sync + 'static {
     /// Deletes a live item and returns it; exactly one of any number of concurrent callers wins.
     /// With `guard`, the item is deleted only if its guard equals it.
     async fn consume(&self, table: Table, key: &str, guard: Option<&str>) -> StoreResult<Consumed>;
+    /// Like `consume` with a guard, but the item stays until it expires as a tombstone: its body is
+    /// replaced by `tombstone`, its key, guard, expiry and other attributes kept, its version
+    /// bumped. Returns the item as it was. Of concurrent callers exactly one gets the original
+    /// body; the others get `Taken` with the tombstone's, so the binding outlives its first use.
+    async fn retire(&self, table: Table, key: &str, guard: &str, tombstone: Value) -> StoreResult<Consumed>;
     /// Replaces a live item whose version is `expected`; `item.version` is ignored and the stored
     /// version becomes `expected + 1`. Returns false if the version moved or the item is gone.
     async fn compare_and_swap(&self, table: Table, item: Item, expected: u64) -> StoreResult<bool>;
@@ -124,6 +129,7 @@ pub enum Op {
     GetMany,
     Put,
     Consume,
+    Retire,
     CompareAndSwap,
     Delete,
     DeleteByGrant,
@@ -207,6 +213,14 @@ impl Store {
     }
     pub async fn consume(&self, table: Table, key: &str, guard: Option<&str>) -> StoreResult<Consumed> {
         counted!(self, table, Op::Consume, self.backend.consume(table, key, guard))
+    }
+    pub async fn retire(&self, table: Table, key: &str, guard: &str, tombstone: Value) -> StoreResult<Consumed> {
+        counted!(
+            self,
+            table,
+            Op::Retire,
+            self.backend.retire(table, key, guard, tombstone)
+        )
     }
     pub async fn compare_and_swap(&self, table: Table, item: Item, expected: u64) -> StoreResult<bool> {
         counted!(

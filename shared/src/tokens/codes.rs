@@ -1,10 +1,20 @@
 //! Authorization codes: opaque, 256-bit, stored only as a SHA-256 hash, single-use, short-lived,
 //! and bound to the client, `redirect_uri` and PKCE challenge through the item's guard.
 //!
-//! Redemption is one conditional delete whose condition is that binding: a request that fails the
+//! Redemption is one conditional update whose condition is that binding: a request that fails the
 //! `redirect_uri` or PKCE check leaves the code in place, so whoever intercepts a code cannot burn
-//! it with a bad guess. The grant a code produces has an id derived from the code itself, so a
-//! replayed code finds (and revokes) its grant without the code record having to survive.
+//! it with a bad guess. A redeemed code is not deleted but retired: its record becomes a
+//! tombstone that keeps the binding and the expiry (see `Store::retire`), in the same one store
+//! call. The grant a code produces has an id derived from the code itself.
+//!
+//! Code reuse (RFC 6749 §4.1.2: the server "SHOULD revoke (when possible) all tokens previously
+//! issued based on that authorization code") is recognised only when the replay reproduces the
+//! binding: the same client, `redirect_uri` and a verifier for the same PKCE challenge, i.e. the
+//! party the code was issued for, or one that stole the verifier too. Then the grant is revoked.
+//! A replay that does not match (anyone who saw the code in a URL or browser history, with a guess
+//! for the rest) is `invalid_grant` and revokes nothing: otherwise anyone holding a used code
+//! could revoke its owner's grant. Once the code has expired its tombstone is gone, and a replay
+//! is an unknown code.
 
 use serde::{Deserialize, Serialize};
 
@@ -49,15 +59,23 @@ pub async fn issue(store: &Store, record: &AuthCode, code_challenge: &str, ttl: 
 /// What redeeming a code found.
 #[derive(Debug, PartialEq)]
 pub enum Redeemed {
-    /// The code was live and matched; it is now gone.
+    /// The code was live and matched; it is now a tombstone.
     Valid(AuthCode),
-    /// The code is unknown, expired or already used.
+    /// The code was already redeemed, and this request reproduces its binding: reuse.
+    Replayed,
+    /// The code is unknown or expired.
     Unknown,
-    /// The code exists but the client, `redirect_uri` or verifier differ; it was left in place.
+    /// The code (or its tombstone) exists but the client, `redirect_uri` or verifier differ; it
+    /// was left as it was.
     Mismatch,
 }
 
-/// Consumes `code` if its binding matches. One store call.
+/// The body a redeemed code's record is left with.
+fn tombstone() -> serde_json::Value {
+    serde_json::json!({ "redeemed": true })
+}
+
+/// Redeems `code` if its binding matches, leaving its tombstone. One store call.
 pub async fn redeem(
     store: &Store,
     code: &str,
@@ -67,13 +85,15 @@ pub async fn redeem(
 ) -> StoreResult<Redeemed> {
     let key = sha256_b64(code.as_bytes());
     let outcome = store
-        .consume(
+        .retire(
             Table::Codes,
             &key,
-            Some(&guard(client_id, redirect_uri, code_challenge)),
+            &guard(client_id, redirect_uri, code_challenge),
+            tombstone(),
         )
         .await?;
     Ok(match outcome {
+        Consumed::Taken(item) if item.body == tombstone() => Redeemed::Replayed,
         Consumed::Taken(item) => Redeemed::Valid(typed::body(&item)?),
         Consumed::Absent => Redeemed::Unknown,
         Consumed::GuardMismatch => Redeemed::Mismatch,

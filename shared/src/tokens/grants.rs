@@ -8,8 +8,13 @@
 //! at each rotation. That lets a retry of `T` (a lost response, or the losers of a concurrent
 //! race) be given the same successor again within a short grace window, while the store still
 //! holds nothing usable: the salt alone does not yield a token, and `T` alone does not yield the
-//! successor. Outside the window, or once the successor itself has been used, presenting an old
-//! token is reuse, the signature of a stolen token, and revokes the whole grant (RFC 9700 §4.14).
+//! successor. Outside the window, or once the successor itself has been used, presenting the
+//! previous token is reuse, the signature of a stolen token, and revokes the whole grant (RFC 9700
+//! §4.14). A token that is neither the current nor the previous one is `invalid_grant` and revokes
+//! nothing: the grant id before the dot is derivable from the authorization code, so
+//! `<grant id>.<anything>` proves no possession of the chain. The chain remembers the hashes of
+//! [`OLDER_KEPT`] tokens before the previous one, so reuse of those revokes too; anything older is
+//! refused without revoking.
 
 use serde::{Deserialize, Serialize};
 
@@ -39,7 +44,15 @@ pub struct Chain {
     pub rotated_at: i64,
     /// Key of the HMAC that derived `current` from the previous token.
     pub salt: String,
+    /// Hashes of the tokens before `previous`, newest first, at most [`OLDER_KEPT`]: a stolen
+    /// token used after several rotations is still recognised as reuse.
+    #[serde(default)]
+    pub older: Vec<String>,
 }
+
+/// Earlier tokens remembered beyond the previous one. A client that refreshes hourly is covered
+/// for most of a day; reuse of anything older is refused without revoking.
+pub const OLDER_KEPT: usize = 16;
 
 /// What a refresh request came to.
 #[derive(Debug, PartialEq)]
@@ -110,6 +123,7 @@ pub async fn create(
             previous: None,
             rotated_at: now,
             salt: b64(&random_bytes::<32>()),
+            older: Vec::new(),
         },
     };
     if !store.create(Table::Grants, to_item(id, &grant, lifetimes)?).await? {
@@ -176,12 +190,20 @@ pub async fn refresh(store: &Store, token: &str, client_id: &str, lifetimes: &Li
             let salt = b64(&random_bytes::<32>());
             let next = successor(&salt, token);
             let mut rotated = grant.clone();
+            let older: Vec<String> = chain
+                .previous
+                .iter()
+                .chain(&chain.older)
+                .take(OLDER_KEPT)
+                .cloned()
+                .collect();
             rotated.refresh = Chain {
                 current: sha256_b64(next.as_bytes()),
                 issued_at: now,
                 previous: Some(presented.clone()),
                 rotated_at: now,
                 salt,
+                older,
             };
             if store
                 .compare_and_swap(Table::Grants, to_item(id, &rotated, lifetimes)?, item.version)
@@ -194,9 +216,14 @@ pub async fn refresh(store: &Store, token: &str, client_id: &str, lifetimes: &Li
             }
             continue;
         }
-        if let Some(previous) = &chain.previous
-            && ct_eq(&presented, previous)
-        {
+        let is_previous = chain.previous.as_deref().is_some_and(|p| ct_eq(&presented, p));
+        // No token of this chain: the grant id is no secret (it is derived from the code, which
+        // travels in URLs), so a made-up secret after it proves nothing and must not let a
+        // stranger revoke the grant.
+        if !is_previous && !chain.older.iter().any(|o| ct_eq(&presented, o)) {
+            return Ok(Refreshed::Invalid);
+        }
+        if is_previous {
             let next = successor(&chain.salt, token);
             let unused = ct_eq(&sha256_b64(next.as_bytes()), &chain.current);
             // Grace: a retry gets the successor it was already given, while that is still unused.
@@ -207,8 +234,8 @@ pub async fn refresh(store: &Store, token: &str, client_id: &str, lifetimes: &Li
                 });
             }
         }
-        // An older token of this grant: only a holder of the chain knows the grant id, so this is
-        // reuse of a rotated-out token, the mark of theft. Revoke the grant.
+        // A rotated-out token of this chain: only a holder of the chain has it, so this is reuse,
+        // the mark of theft. Revoke the grant.
         tracing::warn!(event = "refresh_token_reuse_detected", grant_id = %short(id), client_id);
         crate::metrics::count(crate::metrics::Metric::RefreshTokenReuse);
         revoke(store, id, "refresh_token_reuse").await?;

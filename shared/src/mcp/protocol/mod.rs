@@ -15,6 +15,10 @@
 //! | `_meta` lacks `protocolVersion` or `clientCapabilities` | 400, -32602 | 2026-07-28 basic/index, "Per-request protocol fields" |
 //! | `Mcp-Method` / `Mcp-Name` missing or unlike the body | 400 `HeaderMismatch` -32020 | 2026-07-28 transports, "Server Validation" |
 //! | JSON-RPC batch | served under 2025-03-26; 400, -32600 under later revisions | 2025-03-26 basic/index ("MUST support receiving JSON-RPC batches"); 2025-06-18 changelog (batching removed) |
+//! | batch of more than [`MAX_BATCH`] messages | 400, -32600, nothing run | ours: a bound on the work one POST can ask for |
+//! | answers past [`MAX_RESPONSE`] bytes | the request that would pass it, and every later one in the batch, is not run and gets -32603 | ours: a bound on the memory one POST can take |
+//! | request id | echoed exactly (big integers digit for digit); a fraction or exponent is -32600 | JSON-RPC 2.0 "Request object", MCP `RequestId` (see `jsonrpc`) |
+//! | duplicate member name anywhere in the body | 400, -32600 without an id | ours: JSON leaves it undefined (RFC 8259 §4), see `jsonrpc` |
 //! | `initialize` inside a batch | -32600 for that element | 2025-03-26 basic/lifecycle |
 //! | `initialize` version | the version asked for if supported, else 2025-11-25 (the latest with a handshake) | basic/lifecycle "Version Negotiation"; 2026-07-28 basic/versioning (`initialize` selects the legacy era) |
 //! | `initialize`, `ping` under 2026-07-28 | 404, -32601 (`initialize`'s error lists the supported versions) | 2026-07-28 changelog (both removed), basic/versioning |
@@ -82,23 +86,32 @@ pub struct Context {
     pub keys: KeyRing,
 }
 
+/// Most messages in one batch. 2025-03-26 clients batch a handful of requests at most; at 32 a
+/// batch still cannot multiply one body into more work than a few dozen single calls.
+pub const MAX_BATCH: usize = 32;
+/// Most bytes of answers (notifications included) one POST gets. The MCP function has 128 MB;
+/// 4 MiB of text, plus the values it was rendered from, stays far inside it while holding any
+/// one tool's page of results (a `notes_list` page is at most ~110 KB).
+pub const MAX_RESPONSE: usize = 4 * 1024 * 1024;
+
 /// The answer to one POST body.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
     /// 202 Accepted with no body: the body held only notifications or responses.
     Accepted,
-    /// JSON-RPC to send back: `notifications` first, then `body` (a response, or a batch of them).
+    /// JSON-RPC to send back: `notifications` first, then `body`, the JSON text of a response or
+    /// of a batch of them (text, so that ids are kept exactly: see `jsonrpc`).
     Messages {
         status: StatusCode,
         notifications: Vec<Value>,
-        body: Value,
+        body: String,
     },
     /// A scope is missing: HTTP 403 with the step-up challenge.
     Denied(Challenge),
 }
 
 impl Answer {
-    fn error(id: Option<&Value>, error: RpcError) -> Self {
+    fn error(id: Option<&jsonrpc::Id>, error: RpcError) -> Self {
         Answer::Messages {
             status: error.status,
             notifications: Vec::new(),
@@ -107,34 +120,46 @@ impl Answer {
     }
 }
 
-/// The id of a single request body, for an error about the whole body.
-fn readable_id(body: &Value) -> Option<&Value> {
-    body.get("id").filter(|id| id.is_string() || id.is_number())
+/// The answer to a request whose answers would pass [`MAX_RESPONSE`].
+fn too_large() -> RpcError {
+    RpcError::internal(format!(
+        "the answers to this request would exceed {MAX_RESPONSE} bytes; send fewer requests per batch, \
+         or page through lists with their cursor"
+    ))
+    .with_data(serde_json::json!({ "limit": MAX_RESPONSE }))
+}
+
+/// The size of the notifications as sent.
+fn size_of(notifications: &[Value]) -> usize {
+    notifications.iter().map(|n| n.to_string().len()).sum()
 }
 
 /// Answers one POST body.
 pub async fn handle(ctx: &Context, headers: &McpHeaders, body: &[u8]) -> Answer {
-    let value: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        Err(e) => {
-            return Answer::error(
-                None,
-                RpcError::parse_error(format!("Parse error: the body is not JSON ({e})")),
-            );
+    let body = match jsonrpc::parse(body) {
+        Ok(b) => b,
+        Err(e) => return Answer::error(None, e),
+    };
+    match body {
+        jsonrpc::Body::Batch(batch) => {
+            let revision = match version::of_request(headers.version(), &Value::Null) {
+                Ok(r) => r,
+                Err(e) => return Answer::error(None, e),
+            };
+            handle_batch(ctx, headers, revision, batch).await
         }
-    };
-    let revision = match version::of_request(headers.version(), &value) {
-        Ok(r) => r,
-        Err(e) => return Answer::error(readable_id(&value), e),
-    };
-    match value {
-        Value::Array(batch) => handle_batch(ctx, headers, revision, batch).await,
-        single => handle_single(ctx, headers, revision, single).await,
+        jsonrpc::Body::Single(single) => {
+            let revision = match version::of_request(headers.version(), &single.rest) {
+                Ok(r) => r,
+                Err(e) => return Answer::error(single.readable_id(), e),
+            };
+            handle_single(ctx, headers, revision, single).await
+        }
     }
 }
 
-async fn handle_single(ctx: &Context, headers: &McpHeaders, revision: Revision, value: Value) -> Answer {
-    match jsonrpc::classify(value) {
+async fn handle_single(ctx: &Context, headers: &McpHeaders, revision: Revision, message: jsonrpc::Incoming) -> Answer {
+    match jsonrpc::classify(message) {
         Err(invalid) => Answer::error(invalid.id.as_ref(), invalid.error),
         Ok(jsonrpc::Message::Response) if revision.is_modern() => Answer::error(
             None,
@@ -143,11 +168,17 @@ async fn handle_single(ctx: &Context, headers: &McpHeaders, revision: Revision, 
         Ok(jsonrpc::Message::Response | jsonrpc::Message::Notification { .. }) => Answer::Accepted,
         Ok(jsonrpc::Message::Request { id, method, params }) => {
             match request(ctx, headers, revision, &method, params.as_ref(), false).await {
-                Outcome::Result { result, notifications } => Answer::Messages {
-                    status: StatusCode::OK,
-                    notifications,
-                    body: jsonrpc::result_response(&id, result),
-                },
+                Outcome::Result { result, notifications } => {
+                    let body = jsonrpc::result_response(&id, &result);
+                    if body.len() + size_of(&notifications) > MAX_RESPONSE {
+                        return Answer::error(Some(&id), too_large());
+                    }
+                    Answer::Messages {
+                        status: StatusCode::OK,
+                        notifications,
+                        body,
+                    }
+                }
                 Outcome::Error(e) => Answer::error(Some(&id), e),
                 Outcome::Denied(challenge) => Answer::Denied(challenge),
             }
@@ -155,7 +186,12 @@ async fn handle_single(ctx: &Context, headers: &McpHeaders, revision: Revision, 
     }
 }
 
-async fn handle_batch(ctx: &Context, headers: &McpHeaders, revision: Revision, batch: Vec<Value>) -> Answer {
+async fn handle_batch(
+    ctx: &Context,
+    headers: &McpHeaders,
+    revision: Revision,
+    batch: Vec<jsonrpc::Incoming>,
+) -> Answer {
     if !revision.accepts_batches() {
         return Answer::error(
             None,
@@ -168,6 +204,15 @@ async fn handle_batch(ctx: &Context, headers: &McpHeaders, revision: Revision, b
     if batch.is_empty() {
         return Answer::error(None, RpcError::invalid_request("an empty batch"));
     }
+    if batch.len() > MAX_BATCH {
+        return Answer::error(
+            None,
+            RpcError::invalid_request(format!(
+                "a batch of {} messages; at most {MAX_BATCH} are accepted",
+                batch.len()
+            )),
+        );
+    }
     let messages: Vec<Result<jsonrpc::Message, jsonrpc::Invalid>> = batch.into_iter().map(jsonrpc::classify).collect();
     // All or nothing: a batch that asks for a scope the token lacks runs none of its requests.
     for message in &messages {
@@ -177,34 +222,80 @@ async fn handle_batch(ctx: &Context, headers: &McpHeaders, revision: Revision, b
             return Answer::Denied(challenge);
         }
     }
-    let mut notifications = Vec::new();
-    let mut responses = Vec::new();
+    let mut answers = Answers::within(MAX_RESPONSE);
     for message in messages {
         match message {
-            Err(invalid) => responses.push(jsonrpc::error_response(invalid.id.as_ref(), &invalid.error)),
+            Err(invalid) => answers.push(jsonrpc::error_response(invalid.id.as_ref(), &invalid.error)),
             Ok(jsonrpc::Message::Response | jsonrpc::Message::Notification { .. }) => {}
+            // Past the limit nothing more runs: a batch cannot pile up work it cannot be answered.
+            Ok(jsonrpc::Message::Request { id, .. }) if answers.full() => {
+                answers.push(jsonrpc::error_response(Some(&id), &too_large()));
+            }
             Ok(jsonrpc::Message::Request { id, method, params }) => {
                 match request(ctx, headers, revision, &method, params.as_ref(), true).await {
-                    Outcome::Result {
-                        result,
-                        notifications: sent,
-                    } => {
-                        notifications.extend(sent);
-                        responses.push(jsonrpc::result_response(&id, result));
-                    }
-                    Outcome::Error(e) => responses.push(jsonrpc::error_response(Some(&id), &e)),
+                    Outcome::Result { result, notifications } => answers.result(&id, &result, notifications),
+                    Outcome::Error(e) => answers.push(jsonrpc::error_response(Some(&id), &e)),
                     Outcome::Denied(challenge) => return Answer::Denied(challenge),
                 }
             }
         }
     }
-    if responses.is_empty() {
-        return Answer::Accepted;
+    answers.into_answer()
+}
+
+/// A batch's answers as they are collected, within a limit on their total size.
+struct Answers {
+    limit: usize,
+    size: usize,
+    full: bool,
+    notifications: Vec<Value>,
+    responses: Vec<String>,
+}
+
+impl Answers {
+    fn within(limit: usize) -> Self {
+        Answers {
+            limit,
+            size: 0,
+            full: false,
+            notifications: Vec::new(),
+            responses: Vec::new(),
+        }
     }
-    Answer::Messages {
-        status: StatusCode::OK,
-        notifications,
-        body: Value::Array(responses),
+
+    /// True once a result did not fit.
+    fn full(&self) -> bool {
+        self.full
+    }
+
+    fn push(&mut self, response: String) {
+        self.size += response.len();
+        self.responses.push(response);
+    }
+
+    /// A result with the notifications sent before it, or the too-large error in its place when
+    /// both do not fit.
+    fn result(&mut self, id: &jsonrpc::Id, result: &Value, notifications: Vec<Value>) {
+        let response = jsonrpc::result_response(id, result);
+        if self.size + response.len() + size_of(&notifications) > self.limit {
+            self.full = true;
+            self.push(jsonrpc::error_response(Some(id), &too_large()));
+        } else {
+            self.size += size_of(&notifications);
+            self.notifications.extend(notifications);
+            self.push(response);
+        }
+    }
+
+    fn into_answer(self) -> Answer {
+        if self.responses.is_empty() {
+            return Answer::Accepted;
+        }
+        Answer::Messages {
+            status: StatusCode::OK,
+            notifications: self.notifications,
+            body: format!("[{}]", self.responses.join(",")),
+        }
     }
 }
 
@@ -272,5 +363,43 @@ async fn request(
             notifications,
         },
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u8) -> jsonrpc::Id {
+        jsonrpc::Id::Integer(n.to_string())
+    }
+
+    #[test]
+    fn answers_past_the_limit_become_errors_and_the_rest_is_not_run() {
+        let big = Value::String("x".repeat(100));
+        let mut answers = Answers::within(350);
+        answers.result(&id(1), &big, Vec::new());
+        assert!(!answers.full());
+        answers.result(
+            &id(2),
+            &big,
+            vec![serde_json::json!({"method": "notifications/message"})],
+        );
+        assert!(!answers.full(), "two results and a notification fit in 350 bytes");
+        answers.result(&id(3), &big, Vec::new());
+        assert!(answers.full(), "the third does not");
+        let Answer::Messages {
+            body, notifications, ..
+        } = answers.into_answer()
+        else {
+            panic!("messages expected");
+        };
+        assert_eq!(notifications.len(), 1);
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body[0]["result"], big);
+        assert_eq!(body[1]["result"], big);
+        assert_eq!(body[2]["id"], 3);
+        assert_eq!(body[2]["error"]["code"], jsonrpc::INTERNAL_ERROR);
+        assert_eq!(body[2]["error"]["data"]["limit"], MAX_RESPONSE);
     }
 }

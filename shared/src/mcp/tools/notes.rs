@@ -1,7 +1,14 @@
 //! Per-user notes, kept in the app data table: `notes_list`, `notes_get` (read-only) and
 //! `notes_add`, `notes_delete`. Every key includes the caller's user id, which comes from the
 //! verified access token, so no argument can reach another user's notes.
+//!
+//! `notes_list` pages with MCP's cursor convention: at most [`PAGE`] notes a call, and a
+//! `nextCursor` while more follow, which the client passes back as `cursor`. The cursor is opaque
+//! to the client (the last note's creation time and id, base64url), so a page starts after the
+//! last note shown even when notes were added or deleted in between.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -14,6 +21,9 @@ use crate::store::{Consumed, Store, StoreError, Table, typed};
 pub const MAX_CHARS: usize = 2000;
 /// Most notes one user may keep.
 pub const MAX_NOTES: usize = 200;
+/// Most notes one `notes_list` call returns: 50 full notes are ~110 KB of answer, so even a batch
+/// of list calls stays far inside the MCP function's memory and `protocol::MAX_RESPONSE`.
+pub const PAGE: usize = 50;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Note {
@@ -56,7 +66,24 @@ async fn all(store: &Store, user_id: &str) -> Result<Vec<Note>, ToolError> {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ListArgs {}
+pub struct ListArgs {
+    /// The `nextCursor` of the previous page; absent for the first page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// Where a page starts: after the note with this creation time and id.
+fn cursor_for(note: &Note) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}:{}", note.created_at, note.id))
+}
+
+fn read_cursor(cursor: &str) -> Result<(i64, String), ToolError> {
+    let invalid = || ToolError::InvalidArguments("cursor is not a nextCursor that notes_list returned".into());
+    let text = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let text = String::from_utf8(text).map_err(|_| invalid())?;
+    let (created_at, id) = text.split_once(':').ok_or_else(invalid)?;
+    Ok((created_at.parse().map_err(|_| invalid())?, id.to_owned()))
+}
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -74,9 +101,20 @@ pub struct AddArgs {
 
 fn list(ctx: ToolContext, args: Value) -> ToolFuture {
     Box::pin(async move {
-        let ListArgs {} = arguments(args)?;
+        let ListArgs { cursor } = arguments(args)?;
+        let after = cursor.as_deref().map(read_cursor).transpose()?;
         let notes = all(&ctx.store, &ctx.principal.user_id).await?;
-        Ok(ToolOutput::json(json!({ "notes": notes })))
+        let start = after.map_or(0, |(at, id)| {
+            notes.partition_point(|n| (n.created_at, &n.id) <= (at, &id))
+        });
+        let page = &notes[start..notes.len().min(start + PAGE)];
+        let mut out = json!({ "notes": page });
+        if start + page.len() < notes.len()
+            && let Some(last) = page.last()
+        {
+            out["nextCursor"] = cursor_for(last).into();
+        }
+        Ok(ToolOutput::json(out))
     })
 }
 
@@ -143,7 +181,7 @@ pub fn list_tool() -> Tool {
     Tool {
         name: "notes_list",
         title: "List notes",
-        description: "Lists your notes, oldest first, with their ids.",
+        description: "Lists your notes, oldest first, with their ids, 50 at a time: pass a result's nextCursor as cursor for the next ones.",
         input_schema: schema::<ListArgs>,
         scopes: &[],
         annotations: || json!({"readOnlyHint": true, "openWorldHint": false}),
