@@ -153,6 +153,11 @@ impl Ses {
             from: from.to_owned(),
         }
     }
+
+    /// The SDK client, for set-up against an emulator (creating an identity, say).
+    pub fn client(&self) -> &aws_sdk_sesv2::Client {
+        &self.client
+    }
 }
 
 #[async_trait]
