@@ -189,7 +189,9 @@ def check_mcp(client_t, token, body):
 
 def run_load(args):
     tmp = tempfile.mkdtemp(prefix="bench-load-")
-    env = {}
+    # The sign-up's verification code goes to this outbox, where oauthflow reads it.
+    env = {"OUTBOX_DIR": os.path.join(tmp, "outbox")}
+    os.environ["OUTBOX_DIR"] = env["OUTBOX_DIR"]
     if args.backend == "embedded":
         env["STORE_PATH"] = os.path.join(tmp, "store.redb")
     else:
@@ -378,7 +380,11 @@ def stream(fn, proc, creds, samples, invocations):
 
 def run_lambda(args):
     prefix = f"benchfn{os.getpid()}-"
-    dynamo_env = dict(AWS_TEST_ENV, STORE="dynamodb", DYNAMODB_ENDPOINT=args.dynamodb_endpoint, TABLE_PREFIX=prefix)
+    outbox = tempfile.mkdtemp(prefix="bench-outbox-")
+    os.environ["OUTBOX_DIR"] = outbox
+    dynamo_env = dict(
+        AWS_TEST_ENV, STORE="dynamodb", DYNAMODB_ENDPOINT=args.dynamodb_endpoint, TABLE_PREFIX=prefix, OUTBOX_DIR=outbox
+    )
     server = DevServer(args.devserver, dynamo_env, os.path.join(args.logs, "devserver-lambda-credentials.log"))
     samples = {fn: lr.load_event(ROOT, name) for fn, name in SAMPLES.items()}
     results = {"runs": args.runs, "invocations": args.invocations, "functions": {}}

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import http.client
 import json
+import os
 import re
 import secrets
 import urllib.parse
@@ -21,6 +22,19 @@ SCOPE = "mcp:tools:read mcp:tools:execute profile:read"
 PASSWORD = "correct horse battery staple"
 MCP_VERSION = "2025-11-25"
 
+
+
+def mailed_code(email, outbox=None):
+    """The newest verification code the dev server mailed to `email` (its OUTBOX_DIR)."""
+    outbox = outbox or os.environ["OUTBOX_DIR"]
+    for name in sorted(os.listdir(outbox), reverse=True):
+        with open(os.path.join(outbox, name), encoding="utf-8") as f:
+            text = f.read()
+        if text.startswith(f"To: {email}\n"):
+            m = re.search(r"Your verification code is: (\d{6})", text)
+            if m:
+                return m.group(1)
+    raise FlowError(f"no verification code for {email} in {outbox}")
 
 class Reply:
     def __init__(self, status, headers, body):
@@ -167,6 +181,7 @@ class Client:
         page = expect("sign-in page", self.browser.send("GET", self.authorize_target()), 200)
         page = expect("sign-up page", self.browser.submit(page, "show_signup"), 200)
         page = expect("sign-up", self.browser.submit(page, "signup", [("email", email), ("password", PASSWORD)]), 200)
+        page = expect("verification", self.browser.submit(page, "verify_email", [("code", mailed_code(email))]), 200)
         done = expect("consent", self.browser.submit(page, "approve"), 302, 303)
         return done.redirect_params()["code"]
 

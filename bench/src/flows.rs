@@ -177,6 +177,26 @@ impl Walk {
     }
 }
 
+/// The newest verification code mailed to `email`, from the configured outbox folder.
+fn mailed_code(config: &Config, email: &str) -> Option<String> {
+    let mcp_oauth::config::MailConfig::Outbox { dir, .. } = &config.mail else {
+        return None;
+    };
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    files.into_iter().rev().find_map(|p| {
+        let text = std::fs::read_to_string(p).ok()?;
+        if !text.starts_with(&format!("To: {email}\n")) {
+            return None;
+        }
+        let line = text.lines().find(|l| l.starts_with("Your verification code is: "))?;
+        Some(line.trim_start_matches("Your verification code is: ").trim().to_owned())
+    })
+}
+
 fn authorize_url(client_id: &str, challenge: &str) -> String {
     let query = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs([
@@ -241,15 +261,27 @@ pub async fn walk(config: Config, backend: Arc<dyn Backend>) -> Result<Vec<Figur
     expect("sign-up page", &signup_page, &[S::OK])?;
     browser.keep(&signup_page);
     let req = browser.form(&signup_page, "signup", &[("email", &email), ("password", PASSWORD)]);
-    let consent = w
+    let verify = w
         .measure(
-            "sign-up (argon2id hash, new user and session)",
+            "sign-up (argon2id hash, new user, verification code mailed)",
             "AuthorizeFunction",
             None,
             req,
         )
         .await;
-    expect("sign-up", &consent, &[S::OK])?;
+    expect("sign-up", &verify, &[S::OK])?;
+    browser.keep(&verify);
+    let code = field("verification code", &verify, mailed_code(&w.deployment.config, &email))?;
+    let req = browser.form(&verify, "verify_email", &[("code", &code)]);
+    let consent = w
+        .measure(
+            "email verified (code checked, account marked, session created)",
+            "AuthorizeFunction",
+            None,
+            req,
+        )
+        .await;
+    expect("verification", &consent, &[S::OK])?;
     browser.keep(&consent);
     let req = browser.form(&consent, "approve", &[]);
     let approved = w

@@ -117,7 +117,7 @@ impl Instance {
 
 /// Every function, started over one backend.
 pub struct Deployment {
-    config: Config,
+    pub config: Config,
     backend: Arc<dyn Backend>,
     instances: Vec<Instance>,
 }
