@@ -112,13 +112,13 @@ def store_calls_section(emb, dyn):
         lines.append(f"| {f['flow']} | {f['function']} | {f['when']} | {f['calls']} | {d} | {budget} | {ops} |")
     lines += [
         "",
-        "The budgets are DESIGN.md's: **0** for an authenticated MCP request on a warm function, "
+        "The budgets are those of docs/ARCHITECTURE.md: **0** for an authenticated MCP request on a warm function, "
         "**≤ 3** for each grant and for an authorization with a live session and remembered consent. "
         "`tools/call whoami` is held to the request's 0 plus the one read the tool itself makes: the "
         "user's id and email live in the users table, not in the access token. A cold MCP instance "
         "reads the signing keys once (`QueryByOwner(keys)`); a cold token instance loads its signing "
         "key once, and the very first grant of a new deployment also creates it (`Create(keys)`). "
-        "Rows without a budget are figures DESIGN.md does not bound; they are here so that a change "
+        "Rows without a budget are figures no budget bounds; they are here so that a change "
         "in any flow's cost shows up in review.",
         "",
     ]

@@ -1,5 +1,5 @@
 //! The flows a user pays for, walked through every function in process, each request's store
-//! calls logged; and the budgets from DESIGN.md that some of them must meet.
+//! calls logged; and the store-call budgets (docs/ARCHITECTURE.md) that some of them must meet.
 //!
 //! Not for: proving behaviour (the test suite does); a flow that answers unexpectedly stops the
 //! run with a [`FlowError`] so that no figure is taken from a broken flow.
@@ -22,7 +22,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// The protocol revision the MCP requests are sent under (JSON body, no `_meta`).
 pub const MCP_VERSION: &str = "2025-11-25";
 
-/// What DESIGN.md allows a flow, in store calls.
+/// What the architecture allows a flow, in store calls (docs/ARCHITECTURE.md).
 pub mod budget {
     /// An authenticated MCP request on a warm function: authentication and dispatch.
     pub const WARM_MCP: usize = 0;
@@ -52,7 +52,7 @@ pub struct Figure {
     pub status: u16,
     pub calls: Vec<Call>,
     pub budget: Option<usize>,
-    /// How the budget is made up, when it is not one of DESIGN.md's figures as is.
+    /// How the budget is made up, when it is not one of the documented figures as is.
     pub budget_note: &'static str,
 }
 

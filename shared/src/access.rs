@@ -46,7 +46,9 @@ const AUTHORIZE: Access = &[
     (Table::Tickets, Op::Create),
 ];
 
+// Grants Delete: moving a grant from before references to its reference (see `tokens::grants`).
 const TOKEN: Access = &[
+    (Table::Grants, Op::Delete),
     (Table::Clients, Op::Get),
     (Table::Clients, Op::Put),
     // Retire, not Consume: a redeemed code stays as a tombstone until it expires (`tokens::codes`).
@@ -59,15 +61,19 @@ const TOKEN: Access = &[
     (Table::Keys, Op::Create),
 ];
 
+// Keys: to verify an access token presented for revocation (its grant reference).
 const REVOKE: Access = &[
+    (Table::Keys, Op::QueryByOwner),
     (Table::Clients, Op::Get),
     (Table::Clients, Op::Put),
     (Table::Grants, Op::Get),
     (Table::Grants, Op::Consume),
 ];
 
+// Grants Get: the revocation check, at most once per grant per window (see `mcp::revocation`).
 const MCP: Access = &[
     (Table::Keys, Op::QueryByOwner),
+    (Table::Grants, Op::Get),
     (Table::Users, Op::Get),
     (Table::AppData, Op::QueryByOwner),
     (Table::AppData, Op::Get),

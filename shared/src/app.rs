@@ -18,6 +18,8 @@ pub struct AppState {
     pub keys: KeyRing,
     /// Sends verification codes and reset links.
     pub mailer: SharedMailer,
+    /// What this instance remembers of grant liveness (see `mcp::revocation`).
+    pub liveness: Arc<crate::mcp::revocation::Liveness>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,11 +49,15 @@ impl AppState {
             config.lifetimes.key_rotation,
             config.lifetimes.access_token,
         );
+        let liveness = Arc::new(crate::mcp::revocation::Liveness::new(
+            config.lifetimes.revocation_window,
+        ));
         AppState {
             config: Arc::new(config),
             store,
             keys,
             mailer,
+            liveness,
         }
     }
 

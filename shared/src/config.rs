@@ -38,6 +38,8 @@ pub struct Lifetimes {
     pub refresh_grace: i64,
     /// Age after which a new signing key takes over.
     pub key_rotation: i64,
+    /// How long an MCP instance trusts its last look at a grant's liveness (0: look every time).
+    pub revocation_window: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -208,6 +210,10 @@ impl Config {
             session: duration("SESSION_TTL", 86_400)?,
             refresh_grace: duration("REFRESH_GRACE", 30)?,
             key_rotation: duration("KEY_ROTATION_AGE", 30 * 86_400)?,
+            revocation_window: match get("REVOCATION_WINDOW").as_deref() {
+                Some("0") => 0,
+                _ => duration("REVOCATION_WINDOW", 60)?,
+            },
         };
 
         let allowed_origins = match get("ALLOWED_ORIGINS") {

@@ -1,9 +1,10 @@
 //! The revocation endpoint (`POST /api/oauth/revoke`, RFC 7009).
 //!
-//! Revoking a refresh token revokes its whole grant. Access tokens are short-lived JWTs checked
-//! without a store read, so they cannot be withdrawn one by one; they lapse at `exp`. An unknown
-//! or already revoked token still gets 200, as RFC 7009 §2.2 requires, so the answer reveals
-//! nothing about which tokens exist.
+//! Revoking a refresh token revokes its whole grant; so does revoking an access token (one this
+//! issuer signed for the same client), through the grant reference it carries, and the MCP
+//! function then refuses the grant's access tokens within its revocation window (see
+//! `mcp::revocation`). An unknown or already revoked token still gets 200, as RFC 7009 §2.2
+//! requires, so the answer reveals nothing about which tokens exist.
 //!
 //! The client is authenticated without fetching a metadata document (see
 //! `clients::authenticate_without_fetch`): an unauthenticated request here never makes us fetch.
@@ -20,11 +21,12 @@ use crate::crypto::ct_eq;
 use crate::form::Form;
 use crate::http::ApiError;
 use crate::token_endpoint::cors;
-use crate::tokens::grants;
-use crate::urls;
+use crate::tokens::{access, grants};
+use crate::urls::{self, Urls};
 
 async fn revoke(
     State(state): State<AppState>,
+    urls: Urls,
     headers: HeaderMap,
     Form(p): Form,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -36,6 +38,12 @@ async fn revoke(
         if ct_eq(&grant.client_id, &client_id) {
             grants::revoke(&state.store, &id, "revoked_by_client").await?;
         }
+    } else if let Some(claims) = access::verified_claims(&state.keys, urls.issuer(), token).await?
+        && let Some(reference) = claims.gid.as_deref()
+        // Only the client the token was issued to may revoke its grant (RFC 7009 §2.1).
+        && ct_eq(&claims.client_id, &client_id)
+    {
+        grants::revoke_reference(&state.store, reference, "access_token_revoked_by_client").await?;
     }
     Ok((StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]))
 }

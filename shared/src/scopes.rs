@@ -3,7 +3,7 @@
 //! The resource's scopes are the two every MCP server has (listing and running tools) plus every
 //! scope a tool declares in the registry (`crate::mcp::tools`), so the metadata documents, the
 //! consent screen, `tools/list` filtering and the step-up challenge can never disagree
-//! (DESIGN decision 7). A tool's scope needs a description here; a test checks that it has one.
+//! (docs/ARCHITECTURE.md, decision 7). A tool's scope needs a description here; a test checks that it has one.
 //!
 //! `offline_access` is the authorization server's: it asks for a refresh token (MCP 2026-07-28)
 //! and is never a scope of the MCP resource, so protected resource metadata and

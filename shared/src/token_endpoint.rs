@@ -46,6 +46,7 @@ async fn issue(
     state: &AppState,
     urls: &Urls,
     grant: &Grant,
+    grant_ref: &str,
     scope: &[String],
     refresh_token: Option<&str>,
 ) -> Result<Response, ApiError> {
@@ -57,6 +58,7 @@ async fn issue(
         client_id: &grant.client_id,
         resource: &grant.resource,
         scope,
+        grant_ref: Some(grant_ref),
     };
     let (jwt, _) = access::mint(&state.keys, &who, now, ttl).await?;
     let mut body = json!({
@@ -111,7 +113,15 @@ async fn authorization_code(state: &AppState, urls: &Urls, client: Client, p: &P
             let refresh_token = client
                 .allows_grant_type("refresh_token")
                 .then_some(refresh_token.as_str());
-            issue(state, urls, &grant, &scope, refresh_token).await
+            issue(
+                state,
+                urls,
+                &grant,
+                &grants::reference(&grant_id),
+                &scope,
+                refresh_token,
+            )
+            .await
         }
         Redeemed::Replayed => {
             // A used code coming back with its whole binding means the code and its verifier have
@@ -155,7 +165,8 @@ async fn refresh_token(state: &AppState, urls: &Urls, client: Client, p: &Params
                 None => grant.scope.clone(),
             };
             metrics::count(Metric::TokensRefreshed);
-            issue(state, urls, &grant, &scope, Some(&refresh_token)).await
+            let grant_ref = grants::reference_of_token(&refresh_token).unwrap_or_default();
+            issue(state, urls, &grant, &grant_ref, &scope, Some(&refresh_token)).await
         }
         Refreshed::Invalid => Err(invalid_grant("the refresh token is invalid, expired or revoked")),
         Refreshed::Reused => Err(invalid_grant(

@@ -1,5 +1,5 @@
 //! `store-calls`: walks every flow through every function in process and prints the store calls
-//! of each request, then holds them to DESIGN.md's budgets.
+//! of each request, then holds them to the budgets of docs/ARCHITECTURE.md.
 //!
 //!     store-calls [--backend embedded|dynamodb] [--json FILE]
 //!

@@ -153,7 +153,7 @@ async fn every_event_is_answered_by_its_function_without_a_server_error() {
     }
 }
 
-/// DESIGN: `events/` holds one or more sample events per function.
+/// `events/` holds one or more sample events per function (docs/ARCHITECTURE.md).
 #[test]
 fn every_function_has_a_sample_event() {
     let samples = samples();

@@ -1,6 +1,6 @@
 //! Route parity: the HttpApi of `template.yaml` and the dev server route the same requests to the
-//! same functions (DESIGN: "the table in template.yaml and the dev server's routes must never
-//! disagree").
+//! same functions (docs/ARCHITECTURE.md, decision 1: the table in template.yaml and the dev
+//! server's routes must never disagree).
 //!
 //! axum routers cannot list their routes, so the dev server's side is observed by sending
 //! requests in process and telling a route's answer from the host's fallbacks (the 404 for an

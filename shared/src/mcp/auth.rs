@@ -119,13 +119,14 @@ fn bearer<'a>(headers: &'a HeaderMap, query: Option<&str>) -> Result<&'a str, Ch
     }
 }
 
-/// Validates the request's access token for this resource and returns who it speaks for.
+/// Validates the request's access token for this resource and returns who it speaks for, with
+/// the reference of its grant when the token carries one (see `mcp::revocation`).
 pub async fn authenticate(
     keys: &KeyRing,
     urls: &Urls,
     headers: &HeaderMap,
     query: Option<&str>,
-) -> Result<Principal, Challenge> {
+) -> Result<(Principal, Option<String>), Challenge> {
     let token = bearer(headers, query)?;
     let invalid = |why: &str| Challenge::Invalid(why.to_owned());
     let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("the access token is not a JWT"))?;
@@ -173,7 +174,8 @@ pub async fn authenticate(
     if claims.nbf > now + leeway {
         return Err(invalid("the access token is not valid yet"));
     }
-    Ok(Principal {
+    let grant_ref = claims.gid.clone();
+    let principal = Principal {
         user_id: claims.sub,
         client_id: claims.client_id,
         scopes: claims
@@ -183,7 +185,8 @@ pub async fn authenticate(
             .map(str::to_owned)
             .collect(),
         key_id: kid,
-    })
+    };
+    Ok((principal, grant_ref))
 }
 
 /// The scopes missing from `principal` among `needed`; if any, every needed scope, for the

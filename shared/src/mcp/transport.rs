@@ -374,7 +374,22 @@ async fn serve(
 ) -> Result<Served, Refused> {
     check_host(&headers, &urls)?;
     check_origin(&headers, &urls, &state.config.allowed_origins)?;
-    let principal = match auth::authenticate(&state.keys, &urls, &headers, uri.query()).await {
+    let authenticated = match auth::authenticate(&state.keys, &urls, &headers, uri.query()).await {
+        // Revocation reaches here within the window (see `mcp::revocation`).
+        Ok((principal, Some(grant_ref))) => match state.liveness.is_live(&state.store, &grant_ref).await {
+            Ok(true) => Ok(principal),
+            Ok(false) => Err(Challenge::Invalid(
+                "the access token's grant was revoked or has expired".into(),
+            )),
+            Err(e) => {
+                let res = crate::http::ApiError::from(e).into_response();
+                return Ok((res, "none", "unavailable"));
+            }
+        },
+        Ok((principal, None)) => Ok(principal),
+        Err(challenge) => Err(challenge),
+    };
+    let principal = match authenticated {
         Ok(p) => p,
         Err(challenge) => {
             if let Challenge::Invalid(reason) = &challenge {

@@ -22,6 +22,10 @@ pub struct AccessClaims {
     pub nbf: i64,
     pub exp: i64,
     pub jti: String,
+    /// The reference of the grant behind the token (`tokens::grants::reference`), so the MCP
+    /// function can refuse it once the grant is revoked. Absent in tokens minted before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
 }
 
 /// What the access token says about whom and what.
@@ -31,6 +35,8 @@ pub struct AccessGrant<'a> {
     pub client_id: &'a str,
     pub resource: &'a str,
     pub scope: &'a [String],
+    /// The grant's reference (see `AccessClaims::gid`).
+    pub grant_ref: Option<&'a str>,
 }
 
 /// Signs an access token valid for `ttl` seconds from now. Returns the JWT and its claims.
@@ -46,6 +52,7 @@ pub async fn mint(keys: &KeyRing, grant: &AccessGrant<'_>, now: i64, ttl: i64) -
         nbf: now,
         exp: now + ttl,
         jti: random_id(),
+        gid: grant.grant_ref.map(str::to_owned),
     };
     let mut header = Header::new(Algorithm::ES256);
     header.kid = Some(signer.kid.clone());
@@ -53,4 +60,28 @@ pub async fn mint(keys: &KeyRing, grant: &AccessGrant<'_>, now: i64, ttl: i64) -
     let jwt = jsonwebtoken::encode(&header, &claims, &signer.key)
         .map_err(|e| StoreError::Corrupt(format!("cannot sign with key {}: {e}", signer.kid)))?;
     Ok((jwt, claims))
+}
+
+/// The claims of an access token this issuer signed with a published key, or `None`: for the
+/// revocation endpoint, which only needs to know which grant a presented token belongs to.
+/// Expiry is not checked (revoking an expired token's grant is what its holder asks for).
+pub async fn verified_claims(keys: &KeyRing, issuer: &str, token: &str) -> StoreResult<Option<AccessClaims>> {
+    let Ok(header) = jsonwebtoken::decode_header(token) else {
+        return Ok(None);
+    };
+    let Some(kid) = header.kid.filter(|_| header.alg == Algorithm::ES256) else {
+        return Ok(None);
+    };
+    let Some(key) = keys.verifying_key(&kid).await? else {
+        return Ok(None);
+    };
+    let mut validation = jsonwebtoken::Validation::new(Algorithm::ES256);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.set_issuer(&[issuer]);
+    validation.set_required_spec_claims(&["iss", "sub"]);
+    Ok(jsonwebtoken::decode::<AccessClaims>(token, &key, &validation)
+        .ok()
+        .map(|d| d.claims))
 }

@@ -47,7 +47,8 @@ pub async fn issue(store: &Store, record: &AuthCode, code_challenge: &str, ttl: 
     let mut item = typed::item(sha256_b64(code.as_bytes()), record)?;
     item.expires_at = Some(store.clock().now() + ttl);
     item.guard = Some(guard(&record.client_id, &record.redirect_uri, code_challenge));
-    item.grant_id = Some(grant_id_for(&code));
+    // The grant's reference, never its id (half of a refresh token).
+    item.grant_id = Some(super::grants::reference(&grant_id_for(&code)));
     // create, not put: a collision of 256-bit random values would be a broken generator.
     if !store.create(Table::Codes, item).await? {
         return Err(crate::store::StoreError::Corrupt("authorization code collision".into()));

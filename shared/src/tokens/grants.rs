@@ -19,7 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::Lifetimes;
-use crate::crypto::{b64, ct_eq, hmac_b64, random_bytes, random_token, sha256_b64};
+use crate::crypto::{b64, ct_eq, hmac_b64, random_bytes, random_token, sha256_b64, sha256_parts};
 use crate::store::{Store, StoreResult, Table, typed};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -84,10 +84,43 @@ fn item_expiry(grant: &Grant, lifetimes: &Lifetimes) -> i64 {
     grant.expires_at.min(grant.refresh.issued_at + lifetimes.refresh_token)
 }
 
+/// The grant's store key, and the reference its access tokens carry (`gid`): a one-way hash of
+/// the grant id. The grant id is half of every refresh token, so it is neither stored nor put in
+/// an access token; the reference lets the MCP function ask whether the grant is still live and
+/// is good for nothing else (no refresh, no revocation by a stranger).
+pub fn reference(id: &str) -> String {
+    sha256_parts(&[b"grant reference", id.as_bytes()])
+}
+
+/// The reference of the grant a refresh token belongs to.
+pub fn reference_of_token(token: &str) -> Option<String> {
+    grant_id_of(token).map(reference)
+}
+
+/// Reads grant `id` under its reference. A grant stored before references existed (under its raw
+/// id) is moved to its reference on first sight, so its tokens keep working; this path goes once
+/// every such grant has expired (`GRANT_TTL`).
+async fn load(store: &Store, id: &str) -> StoreResult<Option<crate::store::Item>> {
+    let key = reference(id);
+    if let Some(item) = store.get(Table::Grants, &key).await? {
+        return Ok(Some(item));
+    }
+    let Some(old) = store.get(Table::Grants, id).await? else {
+        return Ok(None);
+    };
+    let mut moved = old;
+    moved.key = key.clone();
+    moved.grant_id = Some(key.clone());
+    if store.create(Table::Grants, moved).await? {
+        store.delete(Table::Grants, id).await?;
+    }
+    store.get(Table::Grants, &key).await
+}
+
 fn to_item(id: &str, grant: &Grant, lifetimes: &Lifetimes) -> StoreResult<crate::store::Item> {
-    let mut item = typed::item(id, grant)?;
+    let mut item = typed::item(reference(id), grant)?;
     item.owner = Some(grant.user_id.clone());
-    item.grant_id = Some(id.to_owned());
+    item.grant_id = Some(reference(id));
     item.expires_at = Some(item_expiry(grant, lifetimes));
     Ok(item)
 }
@@ -135,12 +168,24 @@ pub async fn create(
 /// Revokes a grant: its refresh tokens stop working at once. Returns whether it existed. Deletes
 /// by primary key, which is strongly consistent, not through the eventually consistent grant index.
 pub async fn revoke(store: &Store, id: &str, reason: &'static str) -> StoreResult<bool> {
-    let existed = matches!(
+    if revoke_reference(store, &reference(id), reason).await? {
+        return Ok(true);
+    }
+    // A grant from before references, not yet moved.
+    Ok(matches!(
         store.consume(Table::Grants, id, None).await?,
+        crate::store::Consumed::Taken(_)
+    ))
+}
+
+/// Revokes the grant with this reference (the `gid` of its access tokens, or its store key).
+pub async fn revoke_reference(store: &Store, reference: &str, reason: &'static str) -> StoreResult<bool> {
+    let existed = matches!(
+        store.consume(Table::Grants, reference, None).await?,
         crate::store::Consumed::Taken(_)
     );
     if existed {
-        tracing::warn!(event = "grant_revoked", grant_id = %short(id), reason);
+        tracing::warn!(event = "grant_revoked", grant = %short(reference), reason);
     }
     Ok(existed)
 }
@@ -154,8 +199,13 @@ pub fn short(id: &str) -> &str {
 /// revocation: knowing a grant id alone (any past holder does) must not be enough.
 pub async fn find_by_token(store: &Store, token: &str) -> StoreResult<Option<(String, Grant)>> {
     let Some(id) = grant_id_of(token) else { return Ok(None) };
-    let Some(item) = store.get(Table::Grants, id).await? else {
-        return Ok(None);
+    // Read-only: a grant from before references is found under its raw id, not moved.
+    let item = match store.get(Table::Grants, &reference(id)).await? {
+        Some(item) => item,
+        None => match store.get(Table::Grants, id).await? {
+            Some(item) => item,
+            None => return Ok(None),
+        },
     };
     let grant: Grant = typed::body(&item)?;
     let presented = sha256_b64(token.as_bytes());
@@ -164,7 +214,7 @@ pub async fn find_by_token(store: &Store, token: &str) -> StoreResult<Option<(St
     Ok(known.then(|| (id.to_owned(), grant)))
 }
 
-/// Exchanges a refresh token for its successor (DESIGN decision 4). Two store calls when it
+/// Exchanges a refresh token for its successor (docs/ARCHITECTURE.md, decision 4). Two store calls when it
 /// rotates, one within grace; a lost race costs one more read.
 pub async fn refresh(store: &Store, token: &str, client_id: &str, lifetimes: &Lifetimes) -> StoreResult<Refreshed> {
     let Some(id) = grant_id_of(token) else {
@@ -173,7 +223,7 @@ pub async fn refresh(store: &Store, token: &str, client_id: &str, lifetimes: &Li
     let presented = sha256_b64(token.as_bytes());
     // A lost compare-and-swap means another request rotated first; read again and judge anew.
     for _ in 0..3 {
-        let Some(item) = store.get(Table::Grants, id).await? else {
+        let Some(item) = load(store, id).await? else {
             return Ok(Refreshed::Invalid);
         };
         let grant: Grant = typed::body(&item)?;

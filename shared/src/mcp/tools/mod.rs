@@ -3,7 +3,7 @@
 //! A developer adds a tool by writing one async function and one [`Tool`] entry in [`registry`]:
 //! its name, description, input type (whose JSON Schema is derived with `schemars`), and the
 //! scopes it requires beyond `mcp:tools:execute`. The registry is the one place scopes come from
-//! (DESIGN decision 7): `scopes_supported` in both metadata documents, the consent screen's
+//! (docs/ARCHITECTURE.md, decision 7): `scopes_supported` in both metadata documents, the consent screen's
 //! wording, `tools/list` filtering and the 403 step-up challenge all read it.
 //!
 //! A tool can report progress and log messages through `ctx.notify` (see `mcp::notify`), and ask

@@ -107,7 +107,7 @@ impl ServerInfo {
     }
 }
 
-/// The scopes a request needs beyond a valid token (DESIGN decision 7): `mcp:tools:read` lists
+/// The scopes a request needs beyond a valid token (docs/ARCHITECTURE.md, decision 7): `mcp:tools:read` lists
 /// tools; `mcp:tools:execute` and the tool's own scopes run one. Everything else (`initialize`,
 /// `ping`, `server/discover`, resources, prompts, completion, logging, unknown methods) needs only
 /// the token.
