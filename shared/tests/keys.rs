@@ -302,7 +302,10 @@ async fn after_rotation_new_tokens_carry_the_new_kid_and_old_tokens_still_work_a
     let kid_of = |jwt: &str| decode_header(jwt).expect("JWT header").kid.expect("kid");
     let old_token = token_for(&h, "before@example.com", "mcp:tools:read").await;
 
-    let rotated = ring(&store).rotate().await.expect("rotate");
+    // The operator's tool: another instance with the deployment's settings.
+    let lifetimes = &h.state.config.lifetimes;
+    let operator = KeyRing::new(store.clone(), lifetimes.key_rotation, lifetimes.access_token);
+    let rotated = operator.rotate().await.expect("rotate");
     assert_eq!(rotated.previous_kid.as_deref(), Some(kid_of(&old_token).as_str()));
     store.clock().advance(SIGNER_RECHECK);
     let new_token = token_for(&h, "after@example.com", "mcp:tools:read").await;
