@@ -253,7 +253,13 @@ async fn scan_lists_every_live_item_of_one_table(s: Store) {
             .await
             .unwrap();
     }
+    let before = s.calls();
     let mut keys: Vec<String> = s.scan(Table::Users).await.unwrap().into_iter().map(|i| i.key).collect();
+    assert_eq!(
+        s.calls(),
+        before + 1,
+        "a scan counts as one store call, however many pages"
+    );
     keys.sort();
     assert_eq!(keys, (0..300).map(|n| format!("u{n:03}")).collect::<Vec<_>>());
     assert!(s.scan(Table::Codes).await.unwrap().is_empty());
