@@ -285,6 +285,21 @@ async fn operator_rotation_signs_with_a_new_key_everywhere_and_keeps_the_old_pub
     );
 }
 
+async fn a_warm_signer_reads_the_store_at_most_once_per_signer_recheck(s: Store) {
+    start_of_a_fresh_slot(&s);
+    let warm = ring(&s);
+    let kid = warm.signer().await.expect("signer").kid.clone();
+    let before = s.calls();
+    for _ in 0..5 {
+        warm.signer().await.expect("signer");
+    }
+    assert_eq!(s.calls(), before, "cached within SIGNER_RECHECK");
+    s.clock().advance(SIGNER_RECHECK);
+    assert_eq!(warm.signer().await.expect("signer").kid, kid);
+    warm.signer().await.expect("signer");
+    assert_eq!(s.calls(), before + 1, "one read to recheck, then cached again");
+}
+
 async fn rotation_on_a_slot_without_a_key_creates_the_active_key(s: Store) {
     start_of_a_fresh_slot(&s);
     let rotated = ring(&s).rotate().await.expect("rotate");
@@ -354,6 +369,7 @@ on_both_backends!(
     unknown_kid_reads_the_store_at_most_once_per_refresh_floor,
     operator_rotation_signs_with_a_new_key_everywhere_and_keeps_the_old_published,
     rotation_on_a_slot_without_a_key_creates_the_active_key,
+    a_warm_signer_reads_the_store_at_most_once_per_signer_recheck,
 );
 
 /// The dev server keeps its keys (and so the tokens it issued stay valid) across a restart.
