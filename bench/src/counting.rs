@@ -109,4 +109,8 @@ impl Backend for Counting {
         self.note(Op::Increment, vec![table]);
         self.inner.increment(table, key, expires_at).await
     }
+    async fn scan(&self, table: Table) -> StoreResult<Vec<Item>> {
+        self.note(Op::Scan, vec![table]);
+        self.inner.scan(table).await
+    }
 }

@@ -117,5 +117,7 @@ pub fn dynamodb_actions(op: Op) -> &'static [(&'static str, Option<&'static str>
         Op::QueryByOwner => &[("dynamodb:Query", Some(BY_OWNER))],
         // A live counter is bumped in place; an expired one is replaced.
         Op::Increment => &[("dynamodb:UpdateItem", None), ("dynamodb:PutItem", None)],
+        // Operators' tools only (`infra/admin`); no function above lists it.
+        Op::Scan => &[("dynamodb:Scan", None)],
     }
 }

@@ -6,6 +6,12 @@
 //! published until every token it can have signed has expired: its record expires at the slot's
 //! end plus the access-token lifetime plus a minute of leeway.
 //!
+//! An operator can rotate early ([`KeyRing::rotate`], the admin tool's `keys rotate`): a new key
+//! replaces the current slot's with a compare-and-swap, and the replaced key is first copied to
+//! `rotated-<kid>` under the same owner and expiry, so it stays published exactly as long as it
+//! would have. Instances re-read the current slot's key at most every [`SIGNER_RECHECK`] seconds,
+//! so within that time every instance signs with the new key.
+//!
 //! Verifiers cache public keys by `kid` and go back to the store only for a `kid` they have not
 //! seen, at most once per [`REFRESH_FLOOR`] seconds, so forged `kid`s cannot flood the store.
 //!
@@ -28,6 +34,9 @@ use crate::store::{Store, StoreError, StoreResult, Table, typed};
 const OWNER: &str = "signing";
 /// Minimum seconds between store reads triggered by an unknown `kid`.
 pub const REFRESH_FLOOR: i64 = 10;
+/// Seconds an instance signs with its cached key before reading the slot's key again, so an
+/// operator's rotation takes over everywhere within this time (one store read per instance).
+pub const SIGNER_RECHECK: i64 = 60;
 
 #[derive(Serialize, Deserialize, Clone)]
 struct KeyRecord {
@@ -48,7 +57,8 @@ pub struct Signer {
 
 #[derive(Default)]
 struct Cache {
-    signer: Option<(i64, Arc<Signer>)>,
+    /// The slot, when the store was last read for it, and its signer.
+    signer: Option<(i64, i64, Arc<Signer>)>,
     public: HashMap<String, (String, String)>,
     /// Per `kid`, the secret [`KeyRing::derived_secret`] hands out.
     derived: HashMap<String, [u8; 32]>,
@@ -83,6 +93,34 @@ pub struct KeyRing {
 
 fn slot_key(slot: i64) -> String {
     format!("slot-{slot}")
+}
+
+/// Where a key replaced by [`KeyRing::rotate`] stays published until its slot key would retire.
+fn rotated_key(kid: &str) -> String {
+    format!("rotated-{kid}")
+}
+
+/// A published key as operators see it: never the private half.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyInfo {
+    pub kid: String,
+    pub created_at: i64,
+    /// The rotation slot the key was created in.
+    pub slot: i64,
+    /// The record it is stored under (`slot-<n>` or `rotated-<kid>`).
+    pub record: String,
+    /// When it leaves the JWKS.
+    pub retires_at: Option<i64>,
+    /// Whether it signs new tokens now.
+    pub active: bool,
+}
+
+/// What [`KeyRing::rotate`] did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rotated {
+    /// The key that signed until now and stays published; `None` if the slot had no key yet.
+    pub previous_kid: Option<String>,
+    pub kid: String,
 }
 
 /// RFC 7638 thumbprint of a P-256 public key: its `kid`.
@@ -143,20 +181,25 @@ impl KeyRing {
     pub async fn signer(&self) -> StoreResult<Arc<Signer>> {
         let now = self.store.clock().now();
         let slot = self.slot(now);
-        if let Some((s, signer)) = &self.cache.read().await.signer
+        let cached = self.cache.read().await.signer.clone();
+        if let Some((s, checked_at, signer)) = &cached
             && *s == slot
+            && now - checked_at < SIGNER_RECHECK
         {
             return Ok(signer.clone());
         }
         let record = self.active_record(slot, now).await?;
-        let signer = Arc::new(Signer {
-            kid: record.kid.clone(),
-            key: EncodingKey::from_ec_pem(record.private_pem.as_bytes())
-                .map_err(|e| StoreError::Corrupt(format!("signing key {}: {e}", record.kid)))?,
-        });
+        let signer = match cached {
+            Some((s, _, signer)) if s == slot && signer.kid == record.kid => signer,
+            _ => Arc::new(Signer {
+                kid: record.kid.clone(),
+                key: EncodingKey::from_ec_pem(record.private_pem.as_bytes())
+                    .map_err(|e| StoreError::Corrupt(format!("signing key {}: {e}", record.kid)))?,
+            }),
+        };
         let mut cache = self.cache.write().await;
         cache.remember(&record);
-        cache.signer = Some((slot, signer.clone()));
+        cache.signer = Some((slot, now, signer.clone()));
         Ok(signer)
     }
 
@@ -179,6 +222,75 @@ impl KeyRing {
             .await?
             .ok_or_else(|| StoreError::Unavailable("signing key vanished after a lost create race".into()))?;
         typed::body(&item)
+    }
+
+    /// Replaces the current slot's key with a new one, which signs from now on (on other
+    /// instances within [`SIGNER_RECHECK`] seconds). The replaced key is copied to
+    /// `rotated-<kid>` before it is replaced, with the slot key's expiry, so there is no moment
+    /// in which a token it signed cannot be verified. For operators (`infra/admin`).
+    pub async fn rotate(&self) -> StoreResult<Rotated> {
+        let now = self.store.clock().now();
+        let slot = self.slot(now);
+        // A lost compare-and-swap means another rotation (or a first signer) got there first.
+        for _ in 0..3 {
+            let fresh = generate(now)?;
+            let mut item = typed::item(slot_key(slot), &fresh)?;
+            item.owner = Some(OWNER.into());
+            item.expires_at = Some(self.retire_at(slot));
+            let previous_kid = match self.store.get(Table::Keys, &slot_key(slot)).await? {
+                None => {
+                    if !self.store.create(Table::Keys, item).await? {
+                        continue;
+                    }
+                    None
+                }
+                Some(current) => {
+                    let old: KeyRecord = typed::body(&current)?;
+                    let mut kept = typed::item(rotated_key(&old.kid), &old)?;
+                    kept.owner = Some(OWNER.into());
+                    kept.expires_at = current.expires_at;
+                    self.store.put(Table::Keys, kept).await?;
+                    if !self.store.compare_and_swap(Table::Keys, item, current.version).await? {
+                        continue;
+                    }
+                    Some(old.kid)
+                }
+            };
+            tracing::warn!(event = "signing_key_rotated", kid = %fresh.kid, previous_kid = ?previous_kid, slot);
+            let mut cache = self.cache.write().await;
+            cache.remember(&fresh);
+            cache.signer = None;
+            return Ok(Rotated {
+                previous_kid,
+                kid: fresh.kid,
+            });
+        }
+        Err(StoreError::Unavailable("the active signing key kept changing".into()))
+    }
+
+    /// Every published key, newest first, without private halves. For operators.
+    pub async fn list(&self) -> StoreResult<Vec<KeyInfo>> {
+        let now = self.store.clock().now();
+        let active = slot_key(self.slot(now));
+        let mut keys = self
+            .store
+            .query_by_owner(Table::Keys, OWNER)
+            .await?
+            .iter()
+            .map(|item| {
+                let r: KeyRecord = typed::body(item)?;
+                Ok(KeyInfo {
+                    slot: self.slot(r.created_at),
+                    active: item.key == active,
+                    record: item.key.clone(),
+                    retires_at: item.expires_at,
+                    created_at: r.created_at,
+                    kid: r.kid,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        keys.sort_by_key(|k| (!k.active, std::cmp::Reverse(k.created_at)));
+        Ok(keys)
     }
 
     /// Every published key as a JWK Set, making sure the current slot has a key.

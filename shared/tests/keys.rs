@@ -7,6 +7,7 @@
 //! `dynamodb::…`), except the restart, which is about the embedded file.
 
 mod common;
+mod mcp_support;
 
 use std::collections::BTreeSet;
 
@@ -14,7 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation, decode, decode_header, encode};
 use mcp_oauth::clock::Clock;
-use mcp_oauth::keys::{KeyRing, REFRESH_FLOOR};
+use mcp_oauth::keys::{KeyRing, REFRESH_FLOOR, SIGNER_RECHECK};
 use mcp_oauth::store::Store;
 use mcp_oauth::store::embedded::EmbeddedStore;
 use serde_json::{Value, json};
@@ -240,6 +241,102 @@ async fn unknown_kid_reads_the_store_at_most_once_per_refresh_floor(s: Store) {
     assert_eq!(s.calls(), before + 1, "a known kid is served from the cache");
 }
 
+async fn operator_rotation_signs_with_a_new_key_everywhere_and_keeps_the_old_published(s: Store) {
+    let slot_end = start_of_a_fresh_slot(&s);
+    let warm = ring(&s);
+    let old = warm.signer().await.expect("signer");
+    let old_token = sign(&old.key, &old.kid, "before-rotation");
+
+    let rotated = ring(&s).rotate().await.expect("rotate");
+    assert_eq!(rotated.previous_kid.as_deref(), Some(old.kid.as_str()));
+    assert_ne!(rotated.kid, old.kid);
+    assert_eq!(
+        ring(&s).signer().await.expect("signer").kid,
+        rotated.kid,
+        "a cold instance signs with it"
+    );
+    s.clock().advance(SIGNER_RECHECK);
+    assert_eq!(
+        warm.signer().await.expect("signer").kid,
+        rotated.kid,
+        "a warm instance switches within SIGNER_RECHECK"
+    );
+    assert_eq!(
+        published_kids(&s).await,
+        BTreeSet::from([old.kid.clone(), rotated.kid.clone()])
+    );
+    let keys = published(&s).await;
+    let old_jwk = keys
+        .iter()
+        .find(|k| k["kid"] == old.kid.as_str())
+        .expect("old key published");
+    assert!(verify(&old_token, &decoding_key(old_jwk)).is_ok());
+    let listed = ring(&s).list().await.expect("list");
+    let active: Vec<&str> = listed.iter().filter(|k| k.active).map(|k| k.kid.as_str()).collect();
+    assert_eq!(active, [rotated.kid.as_str()], "exactly the new key is active");
+
+    // The replaced key retires exactly when its slot key would have.
+    advance_to(&s, slot_end + ACCESS_TTL + 55);
+    assert!(published_kids(&s).await.contains(&old.kid), "retired too early");
+    advance_to(&s, slot_end + ACCESS_TTL + 65);
+    assert!(
+        !published_kids(&s).await.contains(&old.kid),
+        "the old key must leave the JWKS"
+    );
+}
+
+async fn a_warm_signer_reads_the_store_at_most_once_per_signer_recheck(s: Store) {
+    start_of_a_fresh_slot(&s);
+    let warm = ring(&s);
+    let kid = warm.signer().await.expect("signer").kid.clone();
+    let before = s.calls();
+    for _ in 0..5 {
+        warm.signer().await.expect("signer");
+    }
+    assert_eq!(s.calls(), before, "cached within SIGNER_RECHECK");
+    s.clock().advance(SIGNER_RECHECK);
+    assert_eq!(warm.signer().await.expect("signer").kid, kid);
+    warm.signer().await.expect("signer");
+    assert_eq!(s.calls(), before + 1, "one read to recheck, then cached again");
+}
+
+async fn rotation_on_a_slot_without_a_key_creates_the_active_key(s: Store) {
+    start_of_a_fresh_slot(&s);
+    let rotated = ring(&s).rotate().await.expect("rotate");
+    assert_eq!(rotated.previous_kid, None);
+    assert_eq!(ring(&s).signer().await.expect("signer").kid, rotated.kid);
+}
+
+/// At /mcp: after a rotation the token endpoint's tokens carry the new `kid`, and a token signed
+/// by the old key is still accepted while the old key is published.
+#[tokio::test]
+async fn after_rotation_new_tokens_carry_the_new_kid_and_old_tokens_still_work_at_mcp() {
+    use mcp_support::{LEGACY, post, rpc, token_for};
+    let (store, _clock, _dir) = common::embedded();
+    let h = common::oauth::Harness::new(store.clone());
+    let kid_of = |jwt: &str| decode_header(jwt).expect("JWT header").kid.expect("kid");
+    let old_token = token_for(&h, "before@example.com", "mcp:tools:read").await;
+
+    // The operator's tool: another instance with the deployment's settings.
+    let lifetimes = &h.state.config.lifetimes;
+    let operator = KeyRing::new(store.clone(), lifetimes.key_rotation, lifetimes.access_token);
+    let rotated = operator.rotate().await.expect("rotate");
+    assert_eq!(rotated.previous_kid.as_deref(), Some(kid_of(&old_token).as_str()));
+    store.clock().advance(SIGNER_RECHECK);
+    let new_token = token_for(&h, "after@example.com", "mcp:tools:read").await;
+    assert_eq!(kid_of(&new_token), rotated.kid);
+
+    for token in [&old_token, &new_token] {
+        let req = post(
+            Some(token),
+            &rpc(1, "tools/list", json!({})),
+            &[("mcp-protocol-version", LEGACY)],
+        );
+        let reply = common::send(&h.router, req).await;
+        assert_eq!(reply.status, http::StatusCode::OK, "{}", reply.text());
+    }
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -270,6 +367,9 @@ on_both_backends!(
     token_signed_by_the_signer_verifies_with_the_published_jwk,
     rotation_signs_with_a_new_key_and_publishes_the_old_until_its_tokens_expire,
     unknown_kid_reads_the_store_at_most_once_per_refresh_floor,
+    operator_rotation_signs_with_a_new_key_everywhere_and_keeps_the_old_published,
+    rotation_on_a_slot_without_a_key_creates_the_active_key,
+    a_warm_signer_reads_the_store_at_most_once_per_signer_recheck,
 );
 
 /// The dev server keeps its keys (and so the tokens it issued stay valid) across a restart.

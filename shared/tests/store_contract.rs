@@ -314,6 +314,29 @@ async fn items_keep_every_attribute(s: Store) {
     assert_eq!(s.get(Table::Codes, "full").await.unwrap(), Some(i));
 }
 
+async fn scan_lists_every_live_item_of_one_table(s: Store) {
+    let now = s.clock().now();
+    s.put(Table::Users, expiring("gone", now - 1)).await.unwrap();
+    s.put(Table::Clients, item("elsewhere")).await.unwrap();
+    // 300 items of 4 kB are more than one Scan page (1 MB): nothing may be lost between pages.
+    let big = "x".repeat(4000);
+    for n in 0..300 {
+        s.put(Table::Users, Item::new(format!("u{n:03}"), json!({ "pad": big })))
+            .await
+            .unwrap();
+    }
+    let before = s.calls();
+    let mut keys: Vec<String> = s.scan(Table::Users).await.unwrap().into_iter().map(|i| i.key).collect();
+    assert_eq!(
+        s.calls(),
+        before + 1,
+        "a scan counts as one store call, however many pages"
+    );
+    keys.sort();
+    assert_eq!(keys, (0..300).map(|n| format!("u{n:03}")).collect::<Vec<_>>());
+    assert!(s.scan(Table::Codes).await.unwrap().is_empty());
+}
+
 macro_rules! contract {
     ($backend:ident) => {
         mod $backend {
@@ -338,6 +361,7 @@ macro_rules! contract {
                 twenty_concurrent_increments_all_count,
                 put_replaces_and_delete_removes,
                 items_keep_every_attribute,
+                scan_lists_every_live_item_of_one_table,
             );
         }
     };

@@ -6,6 +6,7 @@
 //!
 //! Not for: HTML forms (see `pages`) or HTTP handlers (see `authorize`).
 
+pub mod admin;
 pub mod invites;
 pub mod password;
 pub mod policy;

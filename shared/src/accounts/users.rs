@@ -32,6 +32,10 @@ pub struct User {
     /// and no upstream identity is ever linked to it. Records from before this field read false.
     #[serde(default)]
     pub email_verified: bool,
+    /// Set by an operator (`infra/admin`): the account may not sign in. Disabling also revokes
+    /// its grants and ends its sessions (`accounts::admin`). Records from before read false.
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 /// The record under `email#…`: who owns the address and how to check their password. Accounts
@@ -133,6 +137,7 @@ pub async fn sign_up(store: &Store, email: &str, password: &str) -> Result<User,
         email: email.clone(),
         created_at: store.clock().now(),
         email_verified: false,
+        disabled: false,
     };
     store.put(Table::Users, typed::item(user_key(&user.id), &user)?).await?;
     let record = EmailRecord {
@@ -234,6 +239,7 @@ pub async fn find_or_create_by_identity(store: &Store, identity_key: &str, email
         email,
         created_at: store.clock().now(),
         email_verified: false,
+        disabled: false,
     };
     store.put(Table::Users, typed::item(user_key(&user.id), &user)?).await?;
     let record = IdentityRecord {
@@ -351,6 +357,7 @@ async fn new_verified_user(store: &Store, email: &str) -> StoreResult<User> {
         email: email.to_owned(),
         created_at: store.clock().now(),
         email_verified: true,
+        disabled: false,
     };
     store.put(Table::Users, typed::item(user_key(&user.id), &user)?).await?;
     Ok(user)
@@ -418,4 +425,32 @@ pub async fn set_password(
     Ok(store
         .compare_and_swap(Table::Users, typed::item(email_key(&email), &record)?, item.version)
         .await?)
+}
+
+/// Whether the user may not sign in (an operator disabled the account). An absent user is not
+/// disabled: sign-in fails for it anyway.
+pub fn is_disabled(user: &User) -> bool {
+    user.disabled
+}
+
+/// Sets or clears [`User::disabled`] with a compare-and-swap, so a concurrent write to the user
+/// (verification, a displaced email) is never lost. Returns the updated user, or None if absent.
+pub async fn set_disabled(store: &Store, user_id: &str, disabled: bool) -> StoreResult<Option<User>> {
+    for _ in 0..3 {
+        let Some(item) = store.get(Table::Users, &user_key(user_id)).await? else {
+            return Ok(None);
+        };
+        let mut user: User = typed::body(&item)?;
+        if user.disabled == disabled {
+            return Ok(Some(user));
+        }
+        user.disabled = disabled;
+        if store
+            .compare_and_swap(Table::Users, typed::item(user_key(user_id), &user)?, item.version)
+            .await?
+        {
+            return Ok(Some(user));
+        }
+    }
+    Err(StoreError::Unavailable("the user record kept changing".into()))
 }

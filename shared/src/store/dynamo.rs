@@ -529,4 +529,24 @@ impl Backend for DynamoStore {
             "counter {table} kept changing under contention"
         )))
     }
+
+    async fn scan(&self, table: Table) -> StoreResult<Vec<Item>> {
+        let now = self.clock.now();
+        // Strongly consistent like every other read; the paginator follows LastEvaluatedKey.
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(self.table_name(table))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        let mut out = Vec::new();
+        while let Some(m) = pages.next().await {
+            if let Some(item) = live(Some(&m.map_err(unavailable)?), now)? {
+                out.push(item);
+            }
+        }
+        Ok(out)
+    }
 }

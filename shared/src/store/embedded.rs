@@ -292,4 +292,20 @@ impl Backend for EmbeddedStore {
         })
         .await
     }
+
+    async fn scan(&self, table: Table) -> StoreResult<Vec<Item>> {
+        self.read(move |txn, now| {
+            let t = txn.open_table(def(table)).map_err(fault)?;
+            let mut out = Vec::new();
+            for entry in t.iter().map_err(fault)? {
+                let (k, v) = entry.map_err(fault)?;
+                let item = decode(k.value(), v.value())?;
+                if !item.is_expired(now) {
+                    out.push(item);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
 }

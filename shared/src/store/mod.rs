@@ -119,6 +119,11 @@ pub trait Backend: Send + Sync + 'static {
     /// Adds one to a counter and returns the new count. A counter lives until `expires_at`, after
     /// which it starts again from zero.
     async fn increment(&self, table: Table, key: &str, expires_at: i64) -> StoreResult<u64>;
+    /// Every live item of the table, reading it page by page until the end.
+    ///
+    /// For operators' tools only (`infra/admin`), never a request path: its cost grows with the
+    /// table, and no Lambda function's policy allows it.
+    async fn scan(&self, table: Table) -> StoreResult<Vec<Item>>;
 }
 
 /// A kind of store operation, for recording which operations a function reaches.
@@ -135,6 +140,7 @@ pub enum Op {
     DeleteByGrant,
     QueryByOwner,
     Increment,
+    Scan,
 }
 
 /// The (table, operation) pairs a store handle has been used for.
@@ -251,5 +257,9 @@ impl Store {
             Op::Increment,
             self.backend.increment(table, key, expires_at)
         )
+    }
+    /// See [`Backend::scan`]: operators' tools only.
+    pub async fn scan(&self, table: Table) -> StoreResult<Vec<Item>> {
+        counted!(self, table, Op::Scan, self.backend.scan(table))
     }
 }
