@@ -403,3 +403,31 @@ async fn signups_are_throttled_per_source_address() {
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test]
+async fn a_disabled_account_cannot_sign_in_and_its_grants_are_gone() {
+    let (h, _d) = harness(&[("REVOCATION_WINDOW", "0")]);
+    let (client, tokens) = h.tokens().await;
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    // The harness signs up a random address; find its user through the grant.
+    let users = mcp_oauth::accounts::admin::list_users(&h.store).await.unwrap();
+    assert_eq!(users.len(), 1);
+    let user = &users[0];
+    mcp_oauth::accounts::admin::disable_user(&h.store, &user.id)
+        .await
+        .unwrap();
+    let refreshed = h.refresh(&client, refresh).await;
+    assert_eq!(
+        refreshed.json()["error"],
+        "invalid_grant",
+        "disabling revokes the grants"
+    );
+    let mut b = h.browser();
+    let login = b.get(&Harness::authorize_url(&client, &[])).await;
+    let reply = b
+        .submit(&login, "login", &[("email", &user.email), ("password", PASSWORD)])
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text());
+    assert!(reply.text().contains("disabled"), "{}", reply.text());
+    assert!(!b.cookies.contains_key("__Host-session"));
+}

@@ -194,7 +194,7 @@ async fn all_grants(store: &Store) -> StoreResult<Vec<(String, Grant)>> {
 async fn revoke_all(store: &Store, found: &[(String, Grant)], reason: &'static str) -> StoreResult<usize> {
     let mut n = 0;
     for (id, _) in found {
-        n += grants::revoke(store, id, reason).await? as usize;
+        n += grants::revoke_reference(store, id, reason).await? as usize;
     }
     Ok(n)
 }
@@ -430,7 +430,7 @@ pub async fn revoke_grant(store: &Store, prefix: &str) -> AdminResult<GrantInfo>
             )));
         }
     };
-    if !grants::revoke(store, &id, "admin_revoked").await? {
+    if !grants::revoke_reference(store, &id, "admin_revoked").await? {
         return Err(AdminError::NotFound(format!("grant {prefix}")));
     }
     tracing::warn!(event = "admin_grant_revoked", grant_id = %grants::short(&id), user_id = %grant.user_id);

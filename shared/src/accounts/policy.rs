@@ -42,6 +42,8 @@ pub enum Refusal {
     InvalidInvite,
     #[error("Only email addresses at {0} can be used here.")]
     Domain(String),
+    #[error("This account has been disabled by the administrator of this server.")]
+    Disabled,
 }
 
 impl SignupPolicy {

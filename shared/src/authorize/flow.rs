@@ -435,6 +435,16 @@ pub(super) async fn signed_in(
     req: &AuthorizeRequest,
     user_id: &str,
 ) -> Result<Response, ApiError> {
+    // Every way of signing in ends here: an account an operator disabled gets no session.
+    if users::get(&ctx.state.store, user_id)
+        .await?
+        .is_some_and(|u| users::is_disabled(&u))
+    {
+        return Ok(super::email::refusal_page(
+            ctx,
+            &crate::accounts::policy::Refusal::Disabled,
+        ));
+    }
     let ttl = ctx.state.config.lifetimes.session;
     let (cookie, session) = sessions::create(&ctx.state.store, user_id, ttl).await?;
     ctx.set_cookies.push(sessions::set_cookie(&cookie, ttl));
