@@ -16,7 +16,9 @@ use serde_json::{Value, json};
 use crate::counting::Call;
 use crate::lambdas::{Browser, Deployment, Instance, Reply, get, post_form};
 
-pub const REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
+/// An https redirect: remembered consent skips the page only for clients whose redirect proves
+/// their identity (RFC 8252 §8.6), and the remembered-consent flow is what is measured.
+pub const REDIRECT_URI: &str = "https://client.example/callback";
 pub const SCOPE: &str = "mcp:tools:read mcp:tools:execute profile:read";
 pub const PASSWORD: &str = "correct horse battery staple";
 /// The protocol revision the MCP requests are sent under (JSON body, no `_meta`).

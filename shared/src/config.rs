@@ -38,6 +38,9 @@ pub struct Lifetimes {
     pub refresh_grace: i64,
     /// Age after which a new signing key takes over.
     pub key_rotation: i64,
+    /// How long an approval is remembered (`CONSENT_TTL`): after it, the consent page is shown
+    /// again even to a client that may skip it.
+    pub consent: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -208,6 +211,7 @@ impl Config {
             session: duration("SESSION_TTL", 86_400)?,
             refresh_grace: duration("REFRESH_GRACE", 30)?,
             key_rotation: duration("KEY_ROTATION_AGE", 30 * 86_400)?,
+            consent: duration("CONSENT_TTL", 90 * 86_400)?,
         };
 
         let allowed_origins = match get("ALLOWED_ORIGINS") {
