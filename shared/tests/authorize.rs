@@ -391,6 +391,29 @@ async fn asking_for_a_new_scope_shows_consent_again() {
 }
 
 #[tokio::test]
+async fn consent_page_says_access_stays_without_offline_access_too() {
+    // A refresh token is issued to every client registered for the refresh grant, so every such
+    // consent page says that access lasts.
+    let (h, _d) = harness();
+    let client = h.public_client().await;
+    let mut browser = h.browser();
+    let login = browser
+        .get(&Harness::authorize_url(&client, &[("scope", "mcp:tools:read")]))
+        .await;
+    let signup = browser.submit(&login, "show_signup", &[]).await;
+    let verify = browser
+        .submit(
+            &signup,
+            "signup",
+            &[("email", "lasts@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    let consent = h.enter_code(&mut browser, &verify, "lasts@example.com").await;
+    assert!(consent.text().contains("approve"), "{}", consent.text());
+    assert!(consent.text().contains("Stay connected"), "{}", consent.text());
+}
+
+#[tokio::test]
 async fn prompt_consent_forces_the_consent_screen() {
     let (h, _d) = harness();
     let client = h.public_client().await;

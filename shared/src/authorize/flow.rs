@@ -205,8 +205,15 @@ pub(super) fn error_page(status: StatusCode, title: &str, message: &str) -> Resp
 }
 
 /// An internal failure (the store, mostly) as a page: the browser is a person, not a client.
+/// The error's headers (a 503's `Retry-After`) come along.
 pub(super) fn failure_page(e: ApiError) -> Response {
-    error_page(e.status, "Something went wrong", &e.description)
+    let mut res = error_page(e.status, "Something went wrong", &e.description);
+    for (name, value) in &e.headers {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            res.headers_mut().insert(name.clone(), v);
+        }
+    }
+    res
 }
 
 /// Reads the client and the session in one store call.
@@ -400,7 +407,10 @@ async fn consent_page(
         user_email: &email,
         logout_action: LOGOUT_PATH,
         scopes: &described,
-        offline_access: req.scope.iter().any(|s| s == scopes::OFFLINE_ACCESS),
+        // Every client registered for the refresh grant gets a refresh token, `offline_access`
+        // or not (see `token_endpoint::issue`): say so whenever that is the case.
+        offline_access: client.allows_grant_type("refresh_token")
+            || req.scope.iter().any(|s| s == scopes::OFFLINE_ACCESS),
         csrf: &csrf,
     });
     Ok(ctx.finish(pages::html(StatusCode::OK, page)))
@@ -597,6 +607,7 @@ async fn authorize_post(State(state): State<AppState>, urls: Urls, ClientIp(ip):
                         StatusCode::TOO_MANY_REQUESTS,
                     )),
                     Err(users::LoginError::Store(e)) => Err(e.into()),
+                    Err(e @ users::LoginError::Busy) => Err(ApiError::unavailable(e.to_string())),
                 }
             } else {
                 super::email::sign_up(&mut ctx, &client, &email, &password, ip).await

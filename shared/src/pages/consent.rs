@@ -57,7 +57,8 @@ pub fn consent(p: &ConsentPage) -> Markup {
         @if p.offline_access {
             p.note {
                 strong { "Stay connected: " }
-                (p.client_name) " can keep access until you revoke it."
+                (p.client_name) " can keep access until you revoke it, without asking again. \
+                 Access left unused ends after a while, and all access after a fixed maximum."
             }
         }
         form method="post" action=(p.action) {
