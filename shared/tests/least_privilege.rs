@@ -188,6 +188,8 @@ async fn every_flow_stays_within_each_functions_declared_access() {
     ))
     .await;
     // A failed and a successful login, consent remembered, logout.
+    // An https client, for which remembered consent skips the page.
+    let client = h.public_web_client().await;
     let mut browser = h.browser();
     let email = "lp@example.com";
     h.sign_up_and_approve(&mut browser, &client, email, &[]).await;
