@@ -731,3 +731,16 @@ pub fn routes(state: AppState) -> Router {
         .route(super::upstream::CALLBACK_ROUTE, get(super::upstream::callback))
         .with_state(state)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_server_answers_the_page_503_with_retry_after() {
+        // What a sign-in or sign-up gets when every argon2 slot stays taken.
+        let res = failure_page(ApiError::unavailable(users::LoginError::Busy.to_string()));
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "1");
+    }
+}
