@@ -102,6 +102,23 @@ fn expect(step: &'static str, reply: &Reply, ok: &[StatusCode]) -> Result<(), Fl
     })
 }
 
+/// The verification code in the newest mail to `to` in the outbox, if there is one.
+fn mailed_code(outbox: &Option<std::path::PathBuf>, to: &str) -> Option<String> {
+    let mut files: Vec<_> = std::fs::read_dir(outbox.as_ref()?)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .rev()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .find(|text| text.lines().next() == Some(&format!("To: {to}")))?
+        .lines()
+        .find_map(|l| l.strip_prefix("Your verification code is: "))
+        .map(|c| c.trim().to_owned())
+}
+
 fn field(step: &'static str, reply: &Reply, value: Option<String>) -> Result<String, FlowError> {
     value.ok_or_else(|| FlowError {
         step,
@@ -199,6 +216,10 @@ fn authorize_url(client_id: &str, challenge: &str) -> String {
 /// instance over `backend`, and returns one figure per measured request.
 pub async fn walk(config: Config, backend: Arc<dyn Backend>) -> Result<Vec<Figure>, FlowError> {
     use StatusCode as S;
+    let outbox = match &config.mail {
+        mcp_oauth::config::MailConfig::Outbox { dir, .. } => Some(dir.clone()),
+        _ => None,
+    };
     let mut w = Walk {
         deployment: Deployment::new(config, backend),
         served: Default::default(),
@@ -243,15 +264,27 @@ pub async fn walk(config: Config, backend: Arc<dyn Backend>) -> Result<Vec<Figur
     expect("sign-up page", &signup_page, &[S::OK])?;
     browser.keep(&signup_page);
     let req = browser.form(&signup_page, "signup", &[("email", &email), ("password", PASSWORD)]);
-    let consent = w
+    let check_mail = w
         .measure(
-            "sign-up (argon2id hash, new user and session)",
+            "sign-up (argon2id hash, new user, code mailed)",
             "AuthorizeFunction",
             None,
             req,
         )
         .await;
-    expect("sign-up", &consent, &[S::OK])?;
+    expect("sign-up", &check_mail, &[S::OK])?;
+    browser.keep(&check_mail);
+    let code = field("sign-up", &check_mail, mailed_code(&outbox, &email))?;
+    let req = browser.form(&check_mail, "verify_email", &[("code", &code)]);
+    let consent = w
+        .measure(
+            "email verified (code consumed, session created)",
+            "AuthorizeFunction",
+            None,
+            req,
+        )
+        .await;
+    expect("email verification", &consent, &[S::OK])?;
     browser.keep(&consent);
     let req = browser.form(&consent, "approve", &[]);
     let approved = w

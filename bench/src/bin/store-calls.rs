@@ -79,7 +79,13 @@ async fn main() -> ExitCode {
     // A fresh directory for the embedded store, removed at the end.
     let dir = std::env::temp_dir().join(format!("store-calls-{}", std::process::id()));
     let _cleanup = RemoveOnDrop(dir.clone());
-    let config = Config::from_lookup(|k| (k == "PUBLIC_URL").then(|| "http://localhost:3000".to_owned()));
+    // Verification codes are mailed to an outbox inside that directory, where the walk reads them.
+    let outbox = dir.join("outbox").to_string_lossy().into_owned();
+    let config = Config::from_lookup(|k| match k {
+        "PUBLIC_URL" => Some("http://localhost:3000".to_owned()),
+        "OUTBOX_DIR" => Some(outbox.clone()),
+        _ => None,
+    });
     let (config, backend) = match (config, backend(&args.backend, &dir).await) {
         (Ok(c), Ok(b)) => (c, b),
         (Err(e), _) => {
