@@ -16,7 +16,9 @@ use serde_json::{Value, json};
 use crate::counting::Call;
 use crate::lambdas::{Browser, Deployment, Instance, Reply, get, post_form};
 
-pub const REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
+/// An https redirect: remembered consent skips the page only for clients whose redirect proves
+/// their identity (RFC 8252 §8.6), and the remembered-consent flow is what is measured.
+pub const REDIRECT_URI: &str = "https://client.example/callback";
 pub const SCOPE: &str = "mcp:tools:read mcp:tools:execute profile:read";
 pub const PASSWORD: &str = "correct horse battery staple";
 /// The protocol revision the MCP requests are sent under (JSON body, no `_meta`).
@@ -100,6 +102,23 @@ fn expect(step: &'static str, reply: &Reply, ok: &[StatusCode]) -> Result<(), Fl
     })
 }
 
+/// The verification code in the newest mail to `to` in the outbox, if there is one.
+fn mailed_code(outbox: &Option<std::path::PathBuf>, to: &str) -> Option<String> {
+    let mut files: Vec<_> = std::fs::read_dir(outbox.as_ref()?)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .rev()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .find(|text| text.lines().next() == Some(&format!("To: {to}")))?
+        .lines()
+        .find_map(|l| l.strip_prefix("Your verification code is: "))
+        .map(|c| c.trim().to_owned())
+}
+
 fn field(step: &'static str, reply: &Reply, value: Option<String>) -> Result<String, FlowError> {
     value.ok_or_else(|| FlowError {
         step,
@@ -177,26 +196,6 @@ impl Walk {
     }
 }
 
-/// The newest verification code mailed to `email`, from the configured outbox folder.
-fn mailed_code(config: &Config, email: &str) -> Option<String> {
-    let mcp_oauth::config::MailConfig::Outbox { dir, .. } = &config.mail else {
-        return None;
-    };
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    files.sort();
-    files.into_iter().rev().find_map(|p| {
-        let text = std::fs::read_to_string(p).ok()?;
-        if !text.starts_with(&format!("To: {email}\n")) {
-            return None;
-        }
-        let line = text.lines().find(|l| l.starts_with("Your verification code is: "))?;
-        Some(line.trim_start_matches("Your verification code is: ").trim().to_owned())
-    })
-}
-
 fn authorize_url(client_id: &str, challenge: &str) -> String {
     let query = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs([
@@ -217,6 +216,10 @@ fn authorize_url(client_id: &str, challenge: &str) -> String {
 /// instance over `backend`, and returns one figure per measured request.
 pub async fn walk(config: Config, backend: Arc<dyn Backend>) -> Result<Vec<Figure>, FlowError> {
     use StatusCode as S;
+    let outbox = match &config.mail {
+        mcp_oauth::config::MailConfig::Outbox { dir, .. } => Some(dir.clone()),
+        _ => None,
+    };
     let mut w = Walk {
         deployment: Deployment::new(config, backend),
         served: Default::default(),
@@ -261,27 +264,27 @@ pub async fn walk(config: Config, backend: Arc<dyn Backend>) -> Result<Vec<Figur
     expect("sign-up page", &signup_page, &[S::OK])?;
     browser.keep(&signup_page);
     let req = browser.form(&signup_page, "signup", &[("email", &email), ("password", PASSWORD)]);
-    let verify = w
+    let check_mail = w
         .measure(
-            "sign-up (argon2id hash, new user, verification code mailed)",
+            "sign-up (argon2id hash, new user, code mailed)",
             "AuthorizeFunction",
             None,
             req,
         )
         .await;
-    expect("sign-up", &verify, &[S::OK])?;
-    browser.keep(&verify);
-    let code = field("verification code", &verify, mailed_code(&w.deployment.config, &email))?;
-    let req = browser.form(&verify, "verify_email", &[("code", &code)]);
+    expect("sign-up", &check_mail, &[S::OK])?;
+    browser.keep(&check_mail);
+    let code = field("sign-up", &check_mail, mailed_code(&outbox, &email))?;
+    let req = browser.form(&check_mail, "verify_email", &[("code", &code)]);
     let consent = w
         .measure(
-            "email verified (code checked, account marked, session created)",
+            "email verified (code consumed, session created)",
             "AuthorizeFunction",
             None,
             req,
         )
         .await;
-    expect("verification", &consent, &[S::OK])?;
+    expect("email verification", &consent, &[S::OK])?;
     browser.keep(&consent);
     let req = browser.form(&consent, "approve", &[]);
     let approved = w

@@ -31,6 +31,8 @@ const AUTHORIZE: Access = &[
     (Table::Users, Op::Delete),
     (Table::Limits, Op::GetMany),
     (Table::Limits, Op::Increment),
+    // A correct password clears its (account, source) attempt counter.
+    (Table::Limits, Op::Delete),
     (Table::Consents, Op::Get),
     (Table::Consents, Op::Put),
     (Table::Codes, Op::Create),

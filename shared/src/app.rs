@@ -44,6 +44,7 @@ impl AppState {
 
     /// Wires configuration, a store and a mailer together.
     pub fn with_mailer(config: Config, store: Store, mailer: SharedMailer) -> Self {
+        crate::accounts::password::set_concurrency(config.argon2_concurrency);
         let keys = KeyRing::new(
             store.clone(),
             config.lifetimes.key_rotation,

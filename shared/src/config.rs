@@ -40,6 +40,9 @@ pub struct Lifetimes {
     pub key_rotation: i64,
     /// How long an MCP instance trusts its last look at a grant's liveness (0: look every time).
     pub revocation_window: i64,
+    /// How long an approval is remembered (`CONSENT_TTL`): after it, the consent page is shown
+    /// again even to a client that may skip it.
+    pub consent: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +80,9 @@ pub struct Config {
     pub mail: MailConfig,
     /// Who may create an account (see `crate::accounts::policy`).
     pub signup: crate::accounts::policy::SignupPolicy,
+    /// argon2 computations allowed at once in this process (`ARGON2_CONCURRENCY`; see
+    /// `crate::accounts::password::Limiter`).
+    pub argon2_concurrency: usize,
 }
 
 /// Which mailer sends verification codes and reset links (see `crate::mail`).
@@ -214,6 +220,7 @@ impl Config {
                 Some("0") => 0,
                 _ => duration("REVOCATION_WINDOW", 60)?,
             },
+            consent: duration("CONSENT_TTL", 90 * 86_400)?,
         };
 
         let allowed_origins = match get("ALLOWED_ORIGINS") {
@@ -264,6 +271,10 @@ impl Config {
             };
         let registrations_global_per_hour = count("REGISTRATIONS_GLOBAL_PER_HOUR")?.unwrap_or(5000);
         let unconfirmed_client_ttl = duration("UNCONFIRMED_CLIENT_TTL", 86_400)?;
+        let argon2_concurrency = count("ARGON2_CONCURRENCY")?
+            .map_or(crate::accounts::password::DEFAULT_CONCURRENCY, |n| {
+                usize::try_from(n).unwrap_or(usize::MAX)
+            });
 
         let cimd_allow_loopback = match get("CIMD_ALLOW_LOOPBACK").as_deref() {
             None | Some("0" | "false") => false,
@@ -351,6 +362,7 @@ impl Config {
             cimd_allow_loopback,
             mail,
             signup,
+            argon2_concurrency,
         })
     }
 }
@@ -371,6 +383,8 @@ mod tests {
         assert!(matches!(c.store, StoreConfig::Embedded { .. }));
         assert_eq!(c.lifetimes.auth_code, 60);
         assert_eq!(c.lifetimes.refresh_grace, 30);
+        assert_eq!(c.lifetimes.consent, 90 * 86_400);
+        assert_eq!(c.argon2_concurrency, 4);
     }
 
     #[test]

@@ -41,7 +41,9 @@ fn check_grant_type(client: &Client, grant_type: &str) -> Result<(), ApiError> {
 }
 
 /// The token response, with the headers RFC 6749 §5.1 requires.
-/// A refresh token is included only for clients registered for the refresh grant.
+/// A refresh token is included only for clients registered for the refresh grant, with or
+/// without `offline_access`: the official TypeScript SDK and mcp-remote never ask for it yet rely
+/// on refreshing, so the consent page says how long access lasts instead.
 async fn issue(
     state: &AppState,
     urls: &Urls,
@@ -50,6 +52,14 @@ async fn issue(
     scope: &[String],
     refresh_token: Option<&str>,
 ) -> Result<Response, ApiError> {
+    // `offline_access` asks this server for a refresh token; it grants nothing at the resource,
+    // so it stays out of the access token's `scope` (and the response's, which describes it).
+    let scope: Vec<String> = scope
+        .iter()
+        .filter(|s| s.as_str() != scopes::OFFLINE_ACCESS)
+        .cloned()
+        .collect();
+    let scope = scope.as_slice();
     let now = state.store.clock().now();
     let ttl = state.config.lifetimes.access_token;
     let who = AccessGrant {

@@ -46,8 +46,8 @@ async fn password_hash_is_argon2id_with_owasp_parameters_and_verifies_only_the_r
     let phc = password::hash(PASSWORD).await.unwrap();
     assert_owasp_argon2id(&phc);
     assert!(!phc.contains(PASSWORD));
-    assert!(password::verify(PASSWORD, &phc).await);
-    assert!(!password::verify("correct horse battery stapler", &phc).await);
+    assert!(password::verify(PASSWORD, &phc).await.unwrap());
+    assert!(!password::verify("correct horse battery stapler", &phc).await.unwrap());
 }
 
 #[tokio::test]
@@ -64,9 +64,9 @@ fn dummy_hash_has_the_parameters_of_real_hashes() {
 
 #[tokio::test]
 async fn malformed_hash_verifies_nothing() {
-    assert!(!password::verify(PASSWORD, "").await);
-    assert!(!password::verify(PASSWORD, "$argon2id$v=19$garbage").await);
-    assert!(!password::verify(PASSWORD, PASSWORD).await);
+    assert!(!password::verify(PASSWORD, "").await.unwrap());
+    assert!(!password::verify(PASSWORD, "$argon2id$v=19$garbage").await.unwrap());
+    assert!(!password::verify(PASSWORD, PASSWORD).await.unwrap());
 }
 
 #[test]
@@ -338,37 +338,40 @@ async fn wrong_password_and_unknown_email_give_the_same_error(s: Store) {
     assert!(!wrong.to_string().to_lowercase().contains("regist"));
 }
 
-async fn successful_login_costs_two_store_calls(s: Store) {
+async fn successful_login_costs_four_store_calls(s: Store) {
+    // Was two (read counters and email record, read user). The attempt is now counted before the
+    // password is checked, by two atomic increments (pair and source, run alongside the read), so
+    // a burst of concurrent guesses cannot all be checked.
     users::sign_up(&s, "erin@example.com", PASSWORD).await.unwrap();
     let before = s.calls();
     users::log_in(&s, "erin@example.com", PASSWORD, ip("192.0.2.1"))
         .await
         .unwrap();
-    assert_eq!(s.calls() - before, 2);
+    assert_eq!(s.calls() - before, 4);
 }
 
 async fn successful_logins_do_not_count_toward_the_throttle(s: Store) {
     at_window_start(&s);
     users::sign_up(&s, "frank@example.com", PASSWORD).await.unwrap();
-    for _ in 0..throttle::MAX_ACCOUNT_FAILURES + 2 {
+    for _ in 0..throttle::MAX_PAIR_ATTEMPTS * 2 {
         users::log_in(&s, "frank@example.com", PASSWORD, ip("192.0.2.1"))
             .await
             .unwrap();
     }
 }
 
-async fn account_is_throttled_after_five_failures_until_the_window_ends(s: Store) {
+async fn a_source_is_throttled_on_an_account_after_five_attempts_until_the_window_ends(s: Store) {
     at_window_start(&s);
     users::sign_up(&s, "grace@example.com", PASSWORD).await.unwrap();
-    for i in 0..throttle::MAX_ACCOUNT_FAILURES {
-        // Each from a different source: the account limit does not depend on the address.
-        let from = ip(&format!("198.51.100.{i}"));
+    let from = ip("198.51.100.7");
+    for i in 0..throttle::MAX_PAIR_ATTEMPTS {
         let e = users::log_in(&s, "Grace@example.com", "wrong password guess", from)
             .await
             .unwrap_err();
         assert!(matches!(e, LoginError::Invalid), "failure {i}: {e:?}");
     }
-    let refused = users::log_in(&s, "grace@example.com", PASSWORD, ip("203.0.113.9"))
+    // Refused unchecked, even with the right password: the source has used its attempts.
+    let refused = users::log_in(&s, "grace@example.com", PASSWORD, from)
         .await
         .unwrap_err();
     let LoginError::Throttled { retry_after } = refused else {
@@ -377,14 +380,59 @@ async fn account_is_throttled_after_five_failures_until_the_window_ends(s: Store
     assert!(retry_after > 0 && retry_after <= throttle::WINDOW_SECS, "{retry_after}");
     assert!(refused.to_string().contains("15 minutes"), "{refused}");
     s.clock().advance(retry_after);
-    users::log_in(&s, "grace@example.com", PASSWORD, ip("203.0.113.9"))
-        .await
-        .unwrap();
+    users::log_in(&s, "grace@example.com", PASSWORD, from).await.unwrap();
 }
 
-async fn failures_for_unknown_emails_count_toward_the_account_limit(s: Store) {
+async fn concurrent_guesses_are_counted_before_they_are_checked(s: Store) {
+    // 40 wrong passwords at once from one source: only the first five by count are checked.
     at_window_start(&s);
-    for _ in 0..throttle::MAX_ACCOUNT_FAILURES {
+    users::sign_up(&s, "olga@example.com", PASSWORD).await.unwrap();
+    let from = ip("198.51.100.40");
+    let guesses: Vec<_> = (0..40)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { users::log_in(&s, "olga@example.com", "wrong password guess", from).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for guess in guesses {
+        results.push(guess.await.unwrap());
+    }
+    let checked = results.iter().filter(|r| matches!(r, Err(LoginError::Invalid))).count();
+    let throttled = results
+        .iter()
+        .filter(|r| matches!(r, Err(LoginError::Throttled { .. })))
+        .count();
+    assert_eq!(
+        (checked, throttled),
+        (
+            throttle::MAX_PAIR_ATTEMPTS as usize,
+            40 - throttle::MAX_PAIR_ATTEMPTS as usize
+        )
+    );
+}
+
+async fn failures_from_many_sources_slow_the_account_but_do_not_lock_out_its_owner(s: Store) {
+    at_window_start(&s);
+    users::sign_up(&s, "hank@example.com", PASSWORD).await.unwrap();
+    for i in 0..throttle::MAX_ACCOUNT_FAILURES * 2 {
+        let from = ip(&format!("198.51.100.{i}"));
+        let e = users::log_in(&s, "hank@example.com", "wrong password guess", from)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, LoginError::Invalid), "failure {i}: {e:?}");
+    }
+    // The owner, from their own address, still gets in: slower, not refused.
+    let started = std::time::Instant::now();
+    users::log_in(&s, "hank@example.com", PASSWORD, ip("203.0.113.9"))
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= throttle::SLOW_DOWN, "{:?}", started.elapsed());
+}
+
+async fn failures_for_unknown_emails_are_throttled_like_a_real_account(s: Store) {
+    at_window_start(&s);
+    for _ in 0..throttle::MAX_PAIR_ATTEMPTS {
         users::log_in(&s, "ghost@example.com", PASSWORD, None)
             .await
             .unwrap_err();
@@ -400,18 +448,15 @@ async fn ip_limit_applies_across_accounts(s: Store) {
     at_window_start(&s);
     let attacker = ip("198.51.100.77");
     users::sign_up(&s, "heidi@example.com", PASSWORD).await.unwrap();
-    // One real failed login from the address, and the rest of the limit as failures against
-    // other accounts from it, each below its account's limit.
-    users::log_in(&s, "victim0@example.com", "password123456", attacker)
-        .await
-        .unwrap_err();
+    // The source's whole allowance spent on other accounts, each below its pair limit.
     let now = s.clock().now();
-    for i in 1..throttle::MAX_IP_FAILURES {
-        let email = format!("victim{}@example.com", i % 20);
-        LoginCounters::new(&email, attacker, now)
-            .record_failure(&s)
+    for i in 0..throttle::MAX_IP_ATTEMPTS {
+        let email = format!("victim{}@example.com", i % 25);
+        let attempt = LoginCounters::new(&email, attacker, now)
+            .count_attempt(&s, now)
             .await
             .unwrap();
+        assert_eq!(attempt.verdict(), Ok(()), "attempt {i}");
     }
     let refused = users::log_in(&s, "heidi@example.com", PASSWORD, attacker)
         .await
@@ -439,16 +484,15 @@ async fn throttle_counter_reads_back_as_its_count(s: Store) {
     assert_eq!(many[0].1.body.as_u64(), Some(3));
 }
 
-async fn checking_the_throttle_does_not_count(s: Store) {
+async fn account_failures_slow_down_only_past_the_soft_limit(s: Store) {
     at_window_start(&s);
     let counters = LoginCounters::new("ivan@example.com", ip("192.0.2.1"), s.clock().now());
-    for _ in 0..throttle::MAX_ACCOUNT_FAILURES + 1 {
-        assert_eq!(counters.check(&s).await.unwrap(), Ok(()));
-    }
+    let read = |s: Store, c: LoginCounters| async move { s.get_many(&[c.account_key()]).await.unwrap() };
     for _ in 0..throttle::MAX_ACCOUNT_FAILURES {
+        assert!(!counters.slow_down(&read(s.clone(), counters.clone()).await));
         counters.record_failure(&s).await.unwrap();
     }
-    assert!(counters.check(&s).await.unwrap().is_err());
+    assert!(counters.slow_down(&read(s.clone(), counters.clone()).await));
 }
 
 async fn session_create_then_get_returns_it(s: Store) {
@@ -557,13 +601,15 @@ macro_rules! on_backends {
                 stored_user_records_hold_no_plaintext_password,
                 padded_mixed_case_email_logs_in_as_its_normalised_form,
                 wrong_password_and_unknown_email_give_the_same_error,
-                successful_login_costs_two_store_calls,
+                successful_login_costs_four_store_calls,
                 successful_logins_do_not_count_toward_the_throttle,
-                account_is_throttled_after_five_failures_until_the_window_ends,
-                failures_for_unknown_emails_count_toward_the_account_limit,
+                a_source_is_throttled_on_an_account_after_five_attempts_until_the_window_ends,
+                concurrent_guesses_are_counted_before_they_are_checked,
+                failures_from_many_sources_slow_the_account_but_do_not_lock_out_its_owner,
+                failures_for_unknown_emails_are_throttled_like_a_real_account,
                 ip_limit_applies_across_accounts,
                 throttle_counter_reads_back_as_its_count,
-                checking_the_throttle_does_not_count,
+                account_failures_slow_down_only_past_the_soft_limit,
                 session_create_then_get_returns_it,
                 session_store_key_is_not_the_cookie_value,
                 unknown_session_cookie_reads_as_absent,

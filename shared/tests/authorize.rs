@@ -1,6 +1,7 @@
 //! The authorization endpoint: request validation (with errors shown, never redirected, until
-//! the client and redirect URI are verified), sign-in, consent, `prompt`, and the response's
-//! `code`, `state` and `iss`.
+//! the client and redirect URI are verified and the user has approved the client), sign-in,
+//! consent (remembered only where the redirect proves the client's identity), `prompt`, and the
+//! response's `code`, `state` and `iss`.
 
 mod common;
 
@@ -23,6 +24,16 @@ fn assert_error_page(reply: &Reply) {
         reply.header("location")
     );
     assert!(reply.header("content-type").unwrap().starts_with("text/html"));
+}
+
+/// An error page naming `error`, with no redirect: what a client the user has not approved gets.
+fn assert_error_shown(reply: &Reply, error: &str) {
+    assert_error_page(reply);
+    assert!(
+        reply.text().contains(error),
+        "the page does not name {error}: {}",
+        reply.text()
+    );
 }
 
 /// A redirect to the client carrying `error`, `state` and `iss`.
@@ -104,9 +115,8 @@ async fn loopback_redirect_uri_matches_on_any_port() {
 async fn plain_pkce_is_rejected() {
     let (h, _d) = harness();
     let client = h.public_client().await;
-    assert_redirected_error(
+    assert_error_shown(
         &get(&h, &client, &[("code_challenge_method", "plain")]).await,
-        &client,
         "invalid_request",
     );
 }
@@ -115,14 +125,9 @@ async fn plain_pkce_is_rejected() {
 async fn missing_pkce_is_rejected() {
     let (h, _d) = harness();
     let client = h.public_client().await;
-    assert_redirected_error(
-        &get(&h, &client, &[("code_challenge", "")]).await,
-        &client,
-        "invalid_request",
-    );
-    assert_redirected_error(
+    assert_error_shown(&get(&h, &client, &[("code_challenge", "")]).await, "invalid_request");
+    assert_error_shown(
         &get(&h, &client, &[("code_challenge_method", "")]).await,
-        &client,
         "invalid_request",
     );
 }
@@ -131,9 +136,8 @@ async fn missing_pkce_is_rejected() {
 async fn response_type_other_than_code_is_unsupported() {
     let (h, _d) = harness();
     let client = h.public_client().await;
-    assert_redirected_error(
+    assert_error_shown(
         &get(&h, &client, &[("response_type", "token")]).await,
-        &client,
         "unsupported_response_type",
     );
 }
@@ -142,9 +146,8 @@ async fn response_type_other_than_code_is_unsupported() {
 async fn unknown_scope_is_invalid_scope() {
     let (h, _d) = harness();
     let client = h.public_client().await;
-    assert_redirected_error(
+    assert_error_shown(
         &get(&h, &client, &[("scope", "mcp:tools:read admin")]).await,
-        &client,
         "invalid_scope",
     );
 }
@@ -154,8 +157,55 @@ async fn foreign_resource_or_one_with_a_fragment_is_invalid_target() {
     let (h, _d) = harness();
     let client = h.public_client().await;
     for r in ["https://other.example/mcp", "http://localhost:3000/mcp#frag"] {
-        assert_redirected_error(&get(&h, &client, &[("resource", r)]).await, &client, "invalid_target");
+        assert_error_shown(&get(&h, &client, &[("resource", r)]).await, "invalid_target");
     }
+}
+
+#[tokio::test]
+async fn errors_for_a_client_the_user_has_not_approved_are_shown_not_redirected() {
+    // RFC 9700 §4.11.2: anyone may register a redirect URI, so redirecting errors to it before any
+    // approval would make this server an open redirector.
+    let (h, _d) = harness();
+    let reply = h
+        .register(json!({"client_name": "Phish", "redirect_uris": ["https://evil.example/phish"]}))
+        .await;
+    let client_id = reply.json()["client_id"].as_str().unwrap().to_owned();
+    let client = TestClient {
+        id: client_id,
+        secret: None,
+        redirect_uri: "https://evil.example/phish".into(),
+        verifier: mcp_oauth::crypto::random_token(),
+    };
+    for (extra, error) in [
+        (("response_type", "x"), "unsupported_response_type"),
+        (("scope", "nope"), "invalid_scope"),
+        (("prompt", "none"), "login_required"),
+    ] {
+        let reply = get(&h, &client, &[extra]).await;
+        assert_error_page(&reply);
+        assert!(!reply.text().contains("evil.example/phish?"), "{error}");
+    }
+    // Signed in, but not having approved this client: still a page.
+    let other = h.public_web_client().await;
+    let mut browser = signed_up(&h, &other, "phished@example.com").await;
+    for extra in [("response_type", "x"), ("prompt", "none")] {
+        assert_error_page(&browser.get(&Harness::authorize_url(&client, &[extra])).await);
+    }
+}
+
+#[tokio::test]
+async fn errors_for_a_client_the_user_approved_are_redirected() {
+    let (h, _d) = harness();
+    let client = h.public_client().await;
+    let mut browser = signed_up(&h, &client, "approved@example.com").await;
+    let reply = browser
+        .get(&Harness::authorize_url(&client, &[("response_type", "token")]))
+        .await;
+    assert_redirected_error(&reply, &client, "unsupported_response_type");
+    let reply = browser
+        .get(&Harness::authorize_url(&client, &[("scope", "mcp:tools:read admin")]))
+        .await;
+    assert_redirected_error(&reply, &client, "invalid_scope");
 }
 
 #[tokio::test]
@@ -252,12 +302,70 @@ async fn signed_up(h: &Harness, client: &TestClient, email: &str) -> Browser {
 
 #[tokio::test]
 async fn repeat_authorization_with_remembered_consent_skips_the_consent_screen() {
+    // An https redirect proves who the client is: the code can only reach that host.
     let (h, _d) = harness();
-    let client = h.public_client().await;
+    let client = h.public_web_client().await;
     let mut browser = signed_up(&h, &client, "again@example.com").await;
     let reply = browser.get(&Harness::authorize_url(&client, &[])).await;
     assert_eq!(reply.status, StatusCode::FOUND, "{}", reply.text());
     assert!(redirect_params(&reply).contains_key("code"));
+    let confidential = h.confidential_client().await;
+    h.sign_up_and_approve(&mut browser, &confidential, "again2@example.com", &[])
+        .await;
+    let reply = browser.get(&Harness::authorize_url(&confidential, &[])).await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{}", reply.text());
+    assert!(redirect_params(&reply).contains_key("code"));
+}
+
+#[tokio::test]
+async fn remembered_consent_does_not_skip_the_page_for_a_loopback_public_client() {
+    // RFC 8252 §8.6: any local process can send the client's id with another loopback port and
+    // its own PKCE; without the page it would collect the code silently.
+    let (h, _d) = harness();
+    let client = h.public_client().await;
+    let mut browser = signed_up(&h, &client, "loop@example.com").await;
+    let mut attacker = client.clone();
+    attacker.redirect_uri = "http://127.0.0.1:31337/callback".into();
+    attacker.verifier = mcp_oauth::crypto::random_token();
+    let reply = browser.get(&Harness::authorize_url(&attacker, &[])).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert!(reply.text().contains("approve"), "the consent page is shown again");
+    assert!(reply.header("location").is_none());
+}
+
+#[tokio::test]
+async fn prompt_none_for_a_loopback_public_client_is_consent_required_despite_remembered_consent() {
+    let (h, _d) = harness();
+    let client = h.public_client().await;
+    let mut browser = signed_up(&h, &client, "loopnone@example.com").await;
+    let mut attacker = client.clone();
+    attacker.redirect_uri = "http://127.0.0.1:31337/callback".into();
+    let reply = browser
+        .get(&Harness::authorize_url(&attacker, &[("prompt", "none")]))
+        .await;
+    // The user approved this client, so the error may go back to it; no code does.
+    assert_redirected_error(&reply, &attacker, "consent_required");
+    assert!(!redirect_params(&reply).contains_key("code"));
+}
+
+#[tokio::test]
+async fn remembered_consent_expires_after_consent_ttl() {
+    let (h, _d) = harness();
+    let client = h.public_web_client().await;
+    let mut browser = signed_up(&h, &client, "expire@example.com").await;
+    h.store.clock().advance(h.state.config.lifetimes.consent + 1);
+    // The session has expired too: sign in again, then the consent page, not a code.
+    let login = browser.get(&Harness::authorize_url(&client, &[])).await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text());
+    let reply = browser
+        .submit(
+            &login,
+            "login",
+            &[("email", "expire@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert!(reply.text().contains("approve"), "expired consent asks again");
 }
 
 #[tokio::test]
@@ -283,6 +391,29 @@ async fn asking_for_a_new_scope_shows_consent_again() {
 }
 
 #[tokio::test]
+async fn consent_page_says_access_stays_without_offline_access_too() {
+    // A refresh token is issued to every client registered for the refresh grant, so every such
+    // consent page says that access lasts.
+    let (h, _d) = harness();
+    let client = h.public_client().await;
+    let mut browser = h.browser();
+    let login = browser
+        .get(&Harness::authorize_url(&client, &[("scope", "mcp:tools:read")]))
+        .await;
+    let signup = browser.submit(&login, "show_signup", &[]).await;
+    let verify = browser
+        .submit(
+            &signup,
+            "signup",
+            &[("email", "lasts@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    let consent = h.enter_code(&mut browser, &verify, "lasts@example.com").await;
+    assert!(consent.text().contains("approve"), "{}", consent.text());
+    assert!(consent.text().contains("Stay connected"), "{}", consent.text());
+}
+
+#[tokio::test]
 async fn prompt_consent_forces_the_consent_screen() {
     let (h, _d) = harness();
     let client = h.public_client().await;
@@ -297,7 +428,7 @@ async fn prompt_consent_forces_the_consent_screen() {
 #[tokio::test]
 async fn prompt_login_asks_for_a_fresh_sign_in() {
     let (h, _d) = harness();
-    let client = h.public_client().await;
+    let client = h.public_web_client().await;
     let mut browser = signed_up(&h, &client, "fresh@example.com").await;
     let login = browser
         .get(&Harness::authorize_url(&client, &[("prompt", "login")]))
@@ -316,18 +447,15 @@ async fn prompt_login_asks_for_a_fresh_sign_in() {
 }
 
 #[tokio::test]
-async fn prompt_none_without_a_session_is_login_required() {
+async fn prompt_none_without_a_session_is_login_required_shown_as_a_page() {
+    // No user, so no approval of the client: the error is not redirected (RFC 9700 §4.11.2).
     let (h, _d) = harness();
     let client = h.public_client().await;
-    assert_redirected_error(
-        &get(&h, &client, &[("prompt", "none")]).await,
-        &client,
-        "login_required",
-    );
+    assert_error_page(&get(&h, &client, &[("prompt", "none")]).await);
 }
 
 #[tokio::test]
-async fn prompt_none_without_consent_is_consent_required() {
+async fn prompt_none_without_consent_is_consent_required_shown_as_a_page() {
     let (h, _d) = harness();
     let client = h.public_client().await;
     let other = h.public_client().await;
@@ -335,13 +463,13 @@ async fn prompt_none_without_consent_is_consent_required() {
     let reply = browser
         .get(&Harness::authorize_url(&other, &[("prompt", "none")]))
         .await;
-    assert_redirected_error(&reply, &other, "consent_required");
+    assert_error_page(&reply);
 }
 
 #[tokio::test]
 async fn prompt_none_with_session_and_consent_returns_a_code() {
     let (h, _d) = harness();
-    let client = h.public_client().await;
+    let client = h.public_web_client().await;
     let mut browser = signed_up(&h, &client, "silent@example.com").await;
     let reply = browser
         .get(&Harness::authorize_url(&client, &[("prompt", "none")]))
@@ -494,7 +622,7 @@ async fn logout_ends_the_session_and_returns_to_the_sign_in_page() {
 #[tokio::test]
 async fn cross_site_logout_without_the_token_is_refused() {
     let (h, _d) = harness();
-    let client = h.public_client().await;
+    let client = h.public_web_client().await;
     let mut browser = signed_up(&h, &client, "stay@example.com").await;
     let reply = browser
         .send(common::post_form("/oauth/logout", &[("client_id", &client.id)]))
@@ -507,7 +635,7 @@ async fn cross_site_logout_without_the_token_is_refused() {
 #[tokio::test]
 async fn remembered_consent_authorization_makes_at_most_three_store_calls() {
     let (h, _d) = harness();
-    let client = h.public_client().await;
+    let client = h.public_web_client().await;
     let mut browser = signed_up(&h, &client, "budget@example.com").await;
     let before = h.store.calls();
     let reply = browser.get(&Harness::authorize_url(&client, &[])).await;

@@ -213,7 +213,8 @@ async fn password_reset_answers_the_same_for_known_and_unknown_addresses() {
 #[tokio::test]
 async fn a_reset_link_sets_the_password_once_and_ends_every_session() {
     let (h, _d) = harness(&[]);
-    let client = h.public_client().await;
+    // An https client: remembered consent may skip the page for it.
+    let client = h.public_web_client().await;
     let mut signed_in = h.browser();
     h.sign_up_and_approve(&mut signed_in, &client, "reset@example.com", &[])
         .await;

@@ -188,9 +188,13 @@ async fn every_flow_stays_within_each_functions_declared_access() {
     ))
     .await;
     // A failed and a successful login, consent remembered, logout.
+    // An https client, for which remembered consent skips the page.
+    let client = h.public_web_client().await;
     let mut browser = h.browser();
     let email = "lp@example.com";
-    h.sign_up_and_approve(&mut browser, &client, email, &[]).await;
+    let live = h.sign_up_and_approve(&mut browser, &client, email, &[]).await;
+    // A live grant for the MCP calls below (the first grants were revoked above).
+    let live = h.redeem(&client, &live["code"]).await.json();
     let login = browser
         .get(&Harness::authorize_url(&client, &[("prompt", "login")]))
         .await;
@@ -217,7 +221,8 @@ async fn every_flow_stays_within_each_functions_declared_access() {
     browser.send(common::post_form("/oauth/logout", &pairs)).await;
     // Discovery and the MCP tools.
     h.call(common::get("/.well-known/jwks.json")).await;
-    let access_token = next["access_token"].as_str().unwrap();
+    let _ = &next;
+    let access_token = live["access_token"].as_str().unwrap();
     for (id, tool, args) in [
         (1, "whoami", serde_json::json!({})),
         (2, "notes_add", serde_json::json!({"text": "hello"})),

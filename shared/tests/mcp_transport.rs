@@ -480,9 +480,13 @@ async fn a_cold_function_reads_its_keys_once() {
         )
     };
     assert_eq!(send(&cold.router, req()).await.status, StatusCode::OK);
-    assert_eq!(cold.store.calls(), before + 1, "one key query on a cold start");
+    assert_eq!(
+        cold.store.calls(),
+        before + 2,
+        "one key query and one look at the grant (mcp::revocation) on a cold start"
+    );
     assert_eq!(send(&cold.router, req()).await.status, StatusCode::OK);
-    assert_eq!(cold.store.calls(), before + 1, "none once warm");
+    assert_eq!(cold.store.calls(), before + 2, "none once warm");
 }
 
 // ---- JSON-RPC ----

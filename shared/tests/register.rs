@@ -544,6 +544,31 @@ async fn script_and_content_scheme_redirect_uris_are_rejected() {
 }
 
 #[tokio::test]
+async fn only_allow_listed_redirect_uri_schemes_may_be_registered() {
+    // RFC 9700 §4.11.2: an allow-list, since a denylist always misses a browser- or OS-internal
+    // handler. Private-use schemes must be reverse-domain (RFC 8252 §7.1) or a named app's.
+    for uri in [
+        "view-source:https://evil.example/",
+        "jar:https://evil.example/x.jar!/",
+        "chrome://settings",
+        "search-ms:query=x",
+        "ms-officecmd:x",
+        "ms-msdt:/id",
+        "myapp:/callback",
+    ] {
+        assert_invalid_redirect_uri(json!({"redirect_uris": [uri]}), uri.split(':').next().unwrap()).await;
+    }
+    for uri in [
+        "com.example.app:/callback",
+        "vscode-insiders://vscode.github-authentication/cb",
+        "zed://oauth/cb",
+    ] {
+        let r = register_once(json!({"redirect_uris": [uri]})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{uri}: {}", r.text());
+    }
+}
+
+#[tokio::test]
 async fn missing_or_malformed_redirect_uris_are_rejected() {
     for body in [
         json!({}),

@@ -348,6 +348,33 @@ async fn scope_may_narrow_on_refresh_but_never_widen() {
 }
 
 #[tokio::test]
+async fn offline_access_is_kept_out_of_the_access_tokens_scope() {
+    // It asks the authorization server for a refresh token; the resource has no use for it.
+    let (h, _d) = harness();
+    let client = h.public_client().await;
+    let params = h
+        .sign_up_and_approve(
+            &mut h.browser(),
+            &client,
+            "offline@example.com",
+            &[("scope", "mcp:tools:read offline_access")],
+        )
+        .await;
+    let tokens = h.redeem(&client, &params["code"]).await.json();
+    assert_eq!(tokens["scope"], "mcp:tools:read");
+    let jwt = tokens["access_token"].as_str().unwrap();
+    let payload = jwt.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&mcp_oauth::crypto::b64_decode(payload).unwrap()).unwrap();
+    assert_eq!(claims["scope"], "mcp:tools:read");
+    assert!(tokens["refresh_token"].is_string());
+    let refreshed = h
+        .refresh(&client, tokens["refresh_token"].as_str().unwrap())
+        .await
+        .json();
+    assert_eq!(refreshed["scope"], "mcp:tools:read");
+}
+
+#[tokio::test]
 async fn grant_has_an_absolute_lifetime() {
     let (store, _, _d) = embedded();
     let h = Harness::with_config(store, &[("GRANT_TTL", "100"), ("REFRESH_GRACE", "1")]);

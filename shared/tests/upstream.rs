@@ -37,7 +37,8 @@ async fn world_with(extra: &[(&str, &str)]) -> World {
     ];
     vars.extend_from_slice(extra);
     let h = Harness::with_config(store, &vars);
-    let client = h.public_client().await;
+    // An https client: remembered consent may skip the page for it.
+    let client = h.public_web_client().await;
     World {
         h,
         idp,

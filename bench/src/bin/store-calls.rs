@@ -79,8 +79,8 @@ async fn main() -> ExitCode {
     // A fresh directory for the embedded store, removed at the end.
     let dir = std::env::temp_dir().join(format!("store-calls-{}", std::process::id()));
     let _cleanup = RemoveOnDrop(dir.clone());
-    // The outbox (the sign-up's verification code) lives in the same temporary directory.
-    let outbox = dir.join("outbox").display().to_string();
+    // Verification codes are mailed to an outbox inside that directory, where the walk reads them.
+    let outbox = dir.join("outbox").to_string_lossy().into_owned();
     let config = Config::from_lookup(|k| match k {
         "PUBLIC_URL" => Some("http://localhost:3000".to_owned()),
         "OUTBOX_DIR" => Some(outbox.clone()),

@@ -86,7 +86,8 @@ async fn prepare(store: &Store) -> (String, String, String, Vec<String>, Vec<Str
         let (_, refresh) = grants::create(store, &id, new, &lifetimes).await.unwrap().unwrap();
         secrets.push(refresh);
         secrets.push(id.clone());
-        grant_ids.push(id);
+        // The admin tool names grants by their reference (the id itself is stored nowhere).
+        grant_ids.push(grants::reference(&id));
     }
     for e in [&email, "bob@example.com"] {
         let item = store.get(Table::Users, &users::email_key(e)).await.unwrap().unwrap();

@@ -126,9 +126,11 @@ describe('Python MCP SDK: OAuth, server/discover and tools against the dev serve
     const prm = await (await fetch(server.at('/.well-known/oauth-protected-resource/mcp'))).json();
     assert.ok(server.metadata.scopes_supported.includes('offline_access'));
     const expectedScope = [...prm.scopes_supported, 'offline_access'].sort();
+    // offline_access asks the AS for a refresh token; it stays out of the access token's scope.
+    const tokenScope = [...prm.scopes_supported].sort();
     assert.deepEqual(q.get('scope').split(' ').sort(), expectedScope);
     assert.equal(q.get('prompt'), 'consent');
-    assert.deepEqual(report.token_scope.split(' ').sort(), expectedScope);
+    assert.deepEqual(report.token_scope.split(' ').sort(), tokenScope);
     assert.equal(report.registered_auth_method, 'none');
 
     // The first request is the 2026-07-28 server/discover probe, refused for want of a token.

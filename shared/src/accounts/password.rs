@@ -5,10 +5,12 @@
 //! Not for: looking users up or counting failed logins (see `users` and `throttle`).
 
 use std::borrow::Cow;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
+use std::time::Duration;
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::{IsNormalized, is_nfkc_quick};
 
@@ -74,13 +76,66 @@ pub fn normalize(password: &str) -> Cow<'_, str> {
     }
 }
 
-/// Hashing failed: never the user's fault, answered as a server error.
+/// Hashing failed, or could not start in time: never the user's fault, answered 503.
 #[derive(Debug, thiserror::Error)]
-#[error("password hashing failed: {0}")]
-pub struct PasswordError(String);
+pub enum PasswordError {
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+    /// Every argon2 slot stayed taken for [`BUSY_WAIT`].
+    #[error("too many password checks at once")]
+    Busy,
+}
+
+/// argon2 computations allowed at once when `ARGON2_CONCURRENCY` is not set. Each holds
+/// [`M_COST_KIB`] (19 MiB) for tens of milliseconds: four is 76 MiB, which fits the smallest
+/// function (128 MB), and keeps two cores busy with room to spare. Lambda runs one request per
+/// instance at a time, so there the bound only matters for the dev server and other hosts.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+/// How long a computation waits for a free slot before the request is answered 503 with
+/// `Retry-After`: a short burst queues, a flood does not pile up memory or latency.
+pub const BUSY_WAIT: Duration = Duration::from_secs(2);
+
+/// Caps concurrent argon2 runs: without a cap, tokio's blocking pool would run 512 at once
+/// (about 10 GB of argon2 memory).
+pub struct Limiter {
+    permits: Semaphore,
+    wait: Duration,
+}
+
+impl Limiter {
+    pub fn new(concurrency: usize, wait: Duration) -> Self {
+        Limiter {
+            permits: Semaphore::new(concurrency.max(1)),
+            wait,
+        }
+    }
+
+    /// Runs `f` on the blocking pool once a slot is free, or answers [`PasswordError::Busy`]
+    /// when none frees up within the wait.
+    pub async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, PasswordError> {
+        let _permit = tokio::time::timeout(self.wait, self.permits.acquire())
+            .await
+            .map_err(|_| PasswordError::Busy)?
+            .map_err(|_| PasswordError::Busy)?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| PasswordError::Failed(e.to_string()))
+    }
+}
+
+static LIMITER: OnceLock<Limiter> = OnceLock::new();
+
+/// Sets the process-wide cap (`ARGON2_CONCURRENCY`); the first call wins, later ones are ignored.
+pub fn set_concurrency(concurrency: usize) {
+    let _ = LIMITER.set(Limiter::new(concurrency, BUSY_WAIT));
+}
+
+fn limiter() -> &'static Limiter {
+    LIMITER.get_or_init(|| Limiter::new(DEFAULT_CONCURRENCY, BUSY_WAIT))
+}
 
 fn hasher() -> Result<Argon2<'static>, PasswordError> {
-    let params = Params::new(M_COST_KIB, T_COST, P_COST, None).map_err(|e| PasswordError(e.to_string()))?;
+    let params = Params::new(M_COST_KIB, T_COST, P_COST, None).map_err(|e| PasswordError::Failed(e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -113,46 +168,45 @@ pub fn check_rules(password: &str, email: &str) -> Result<(), WeakPassword> {
 }
 
 /// argon2id with OWASP parameters (m=19456 KiB, t=2, p=1) and a random 128-bit salt, as a PHC
-/// string, of the NFKC-normalised password. Runs on tokio's blocking pool: it takes tens of
-/// milliseconds of CPU.
+/// string, of the NFKC-normalised password. Runs on tokio's blocking pool, within the
+/// concurrency cap: it takes tens of milliseconds of CPU and 19 MiB.
 pub async fn hash(password: &str) -> Result<String, PasswordError> {
     let password = normalize(password).into_owned();
-    tokio::task::spawn_blocking(move || {
-        let phc = hasher()?
-            .hash_password(password.as_bytes())
-            .map_err(|e| PasswordError(e.to_string()))?;
-        Ok(phc.to_string())
-    })
-    .await
-    .map_err(|e| PasswordError(e.to_string()))?
+    limiter()
+        .run(move || {
+            let phc = hasher()?
+                .hash_password(password.as_bytes())
+                .map_err(|e| PasswordError::Failed(e.to_string()))?;
+            Ok(phc.to_string())
+        })
+        .await?
 }
 
 /// True when `password`, normalised as [`hash`] does, matches the PHC string. The parameters
 /// come from the string itself, and the argon2 crate compares the outputs in constant time. A
-/// malformed hash verifies nothing.
-pub async fn verify(password: &str, phc: &str) -> bool {
+/// malformed hash verifies nothing. [`PasswordError::Busy`] when the concurrency cap stays full.
+pub async fn verify(password: &str, phc: &str) -> Result<bool, PasswordError> {
     let normalized = normalize(password);
     // A hash made before passwords were normalised is of the password as typed: try that too,
     // only when it differs (the extra cost says nothing about the account, only about the input).
     let typed = matches!(normalized, Cow::Owned(_)).then(|| password.to_owned());
     let (normalized, phc) = (normalized.into_owned(), phc.to_owned());
-    tokio::task::spawn_blocking(move || {
-        let matches = |candidate: &str| {
-            Argon2::default()
-                .verify_password(candidate.as_bytes(), phc.as_str())
-                .is_ok()
-        };
-        matches(&normalized) || typed.as_deref().is_some_and(matches)
-    })
-    .await
-    .unwrap_or(false)
+    limiter()
+        .run(move || {
+            let matches = |candidate: &str| {
+                Argon2::default()
+                    .verify_password(candidate.as_bytes(), phc.as_str())
+                    .is_ok()
+            };
+            matches(&normalized) || typed.as_deref().is_some_and(matches)
+        })
+        .await
 }
 
 /// Verifies against [`DUMMY_HASH`] and returns false: the cost of a real verify, for an unknown
 /// account.
-pub async fn verify_dummy(password: &str) -> bool {
-    verify(password, DUMMY_HASH).await;
-    false
+pub async fn verify_dummy(password: &str) -> Result<bool, PasswordError> {
+    verify(password, DUMMY_HASH).await.map(|_| false)
 }
 
 #[cfg(test)]
@@ -216,18 +270,60 @@ mod tests {
     #[tokio::test]
     async fn nfc_and_nfd_spellings_of_one_password_both_verify() {
         let phc = hash(NFC).await.unwrap();
-        assert!(verify(NFD, &phc).await);
-        assert!(verify(NFC, &phc).await);
+        assert!(verify(NFD, &phc).await.unwrap());
+        assert!(verify(NFC, &phc).await.unwrap());
         let phc = hash(NFD).await.unwrap();
-        assert!(verify(NFC, &phc).await);
-        assert!(!verify("cafe au lait, s'il vous plait", &phc).await);
+        assert!(verify(NFC, &phc).await.unwrap());
+        assert!(!verify("cafe au lait, s'il vous plait", &phc).await.unwrap());
     }
 
     #[tokio::test]
     async fn a_hash_of_an_unnormalised_password_still_verifies() {
         // As stored before normalisation: the NFD bytes hashed as they were typed.
         let legacy = hasher().unwrap().hash_password(NFD.as_bytes()).unwrap().to_string();
-        assert!(verify(NFD, &legacy).await);
-        assert!(!verify(NFC, &legacy).await, "only the spelling that was hashed");
+        assert!(verify(NFD, &legacy).await.unwrap());
+        assert!(
+            !verify(NFC, &legacy).await.unwrap(),
+            "only the spelling that was hashed"
+        );
+    }
+
+    #[tokio::test]
+    async fn argon2_concurrency_never_exceeds_the_cap() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let limiter = Arc::new(Limiter::new(2, Duration::from_secs(30)));
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let runs = (0..8).map(|_| {
+            let (limiter, running, most) = (limiter.clone(), running.clone(), most.clone());
+            tokio::spawn(async move {
+                limiter
+                    .run(move || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        // Real work of about an argon2 run, so the runs overlap if allowed to.
+                        hasher().unwrap().hash_password(b"a password of some length").unwrap();
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .await
+            })
+        });
+        for run in runs.collect::<Vec<_>>() {
+            run.await.unwrap().unwrap();
+        }
+        assert!(
+            most.load(Ordering::SeqCst) <= 2,
+            "{} at once",
+            most.load(Ordering::SeqCst)
+        );
+    }
+
+    #[tokio::test]
+    async fn argon2_answers_busy_when_every_slot_stays_taken() {
+        let limiter = Limiter::new(1, Duration::from_millis(50));
+        let held = limiter.permits.acquire().await.unwrap();
+        assert!(matches!(limiter.run(|| ()).await, Err(PasswordError::Busy)));
+        drop(held);
+        assert!(limiter.run(|| ()).await.is_ok(), "a freed slot is taken again");
     }
 }

@@ -1,33 +1,60 @@
-//! Login throttling: counters of failed logins per account and per source address, in fixed
-//! windows, kept in `Table::Limits`.
-//!
-//! Only failures count; checking reads the counters without bumping them, so a user who types
-//! the right password is never slowed by their own successful logins. The check and the count
-//! are separate calls, so a burst of concurrent guesses can overshoot a limit by the number in
-//! flight; each guess still costs the attacker an argon2 verify on our side.
+//! Login throttling, in fixed windows, with counters in `Table::Limits`:
+//! - per (account, source address): strict. Every attempt is counted *before* the password is
+//!   checked, by an atomic increment whose returned count decides, so a burst of concurrent
+//!   guesses cannot overshoot: past [`MAX_PAIR_ATTEMPTS`] the source is refused on that account
+//!   until the window ends. A success forgives that pair's earlier attempts.
+//! - per source address, across accounts: strict, counted the same way ([`MAX_IP_ATTEMPTS`]),
+//!   against spraying one password over many accounts.
+//! - per account: soft. Failures are counted after the check; past [`MAX_ACCOUNT_FAILURES`],
+//!   every attempt on the account waits [`SLOW_DOWN`] before its password is checked, but a
+//!   correct password is still accepted. A hard per-account lock would let anyone lock the
+//!   owner out by failing five times; the pair limit already bounds each source.
 //!
 //! Not for: verifying passwords (see `password`) or deciding what a login returns (see `users`).
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use crate::crypto;
 use crate::store::{Item, Store, StoreResult, Table};
 
 /// Length of one counting window.
 pub const WINDOW_SECS: i64 = 15 * 60;
-/// Failed logins allowed per account per window; the next attempt, right password or not, is
-/// refused until the window ends. Stops online guessing against one account.
+/// Attempts allowed per (account, source) per window; the next is refused unchecked. Stops
+/// online guessing from one source.
+pub const MAX_PAIR_ATTEMPTS: u64 = 5;
+/// Attempts allowed per source address per window, across all accounts, successes included (a
+/// success is not known until after the count). High enough for a shared office NAT.
+pub const MAX_IP_ATTEMPTS: u64 = 100;
+/// Failed logins on one account per window (from any source) after which its attempts slow down.
 pub const MAX_ACCOUNT_FAILURES: u64 = 5;
-/// Failed logins allowed per source address per window, across all accounts. Stops one source
-/// spraying a common password over many accounts; high enough for a shared office NAT.
-pub const MAX_IP_FAILURES: u64 = 50;
+/// The wait before checking a password for an account past [`MAX_ACCOUNT_FAILURES`]: it costs
+/// the owner a moment, and a many-source guesser a multiple of it per guess.
+pub const SLOW_DOWN: Duration = Duration::from_secs(2);
 
 /// The counters one login attempt is judged by, in the current window.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoginCounters {
     account: String,
+    pair: String,
     ip: Option<String>,
     window_end: i64,
+}
+
+/// What counting an attempt decided.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Attempt {
+    /// This attempt's number for its (account, source) pair in the window.
+    pair_count: u64,
+    /// `Some(retry_after_secs)` when the attempt is over a strict limit.
+    refused: Option<i64>,
+}
+
+impl Attempt {
+    /// `Err(retry_after_secs)` when the attempt must be refused without checking the password.
+    pub fn verdict(&self) -> Result<(), i64> {
+        self.refused.map_or(Ok(()), Err)
+    }
 }
 
 impl LoginCounters {
@@ -35,58 +62,65 @@ impl LoginCounters {
     pub fn new(email: &str, ip: Option<IpAddr>, now: i64) -> Self {
         let window = now.div_euclid(WINDOW_SECS);
         // The address is hashed so the limits table holds no email addresses.
-        let account = format!("login:acct:{}:{window}", crypto::sha256_b64(email.as_bytes()));
-        let ip = ip.map(|ip| format!("login:ip:{}:{window}", source(ip)));
+        let account_hash = crypto::sha256_b64(email.as_bytes());
+        let source = ip.map(source);
         LoginCounters {
-            account,
-            ip,
+            account: format!("login:acct:{account_hash}:{window}"),
+            pair: format!(
+                "login:pair:{account_hash}:{}:{window}",
+                source.as_deref().unwrap_or("unknown")
+            ),
+            ip: source.map(|s| format!("login:ip:{s}:{window}")),
             window_end: (window + 1) * WINDOW_SECS,
         }
     }
 
-    /// The counters' keys, for a `get_many` that may carry other reads along.
-    pub fn keys(&self) -> Vec<(Table, String)> {
-        let mut keys = vec![(Table::Limits, self.account.clone())];
-        keys.extend(self.ip.iter().map(|k| (Table::Limits, k.clone())));
-        keys
+    /// The account counter's key, for a `get_many` that carries other reads along.
+    pub fn account_key(&self) -> (Table, String) {
+        (Table::Limits, self.account.clone())
     }
 
-    /// Judges the counters among `found` (the answer to a read of [`Self::keys`]; other items
-    /// are ignored): `Err(retry_after_secs)` when any is at its limit.
-    pub fn verdict(&self, found: &[(Table, Item)], now: i64) -> Result<(), i64> {
-        let count = |key: &str| {
-            found
-                .iter()
-                .find(|(t, item)| *t == Table::Limits && item.key == key)
-                .and_then(|(_, item)| item.body.as_u64())
-                .unwrap_or(0)
-        };
-        let over_account = count(&self.account) >= MAX_ACCOUNT_FAILURES;
-        let over_ip = self.ip.as_deref().is_some_and(|k| count(k) >= MAX_IP_FAILURES);
-        if over_account || over_ip {
-            Err((self.window_end - now).max(1))
-        } else {
-            Ok(())
-        }
+    /// Whether the account counter among `found` (the answer to a read including
+    /// [`Self::account_key`]) is past [`MAX_ACCOUNT_FAILURES`]: check slowly.
+    pub fn slow_down(&self, found: &[(Table, Item)]) -> bool {
+        found
+            .iter()
+            .find(|(t, item)| *t == Table::Limits && item.key == self.account)
+            .and_then(|(_, item)| item.body.as_u64())
+            .is_some_and(|n| n >= MAX_ACCOUNT_FAILURES)
     }
 
-    /// Reads the counters: `Ok(Err(retry_after_secs))` when over a limit.
-    pub async fn check(&self, store: &Store) -> StoreResult<Result<(), i64>> {
-        let found = store.get_many(&self.keys()).await?;
-        Ok(self.verdict(&found, store.clock().now()))
-    }
-
-    /// Counts one failed login against the account and the source address.
-    pub async fn record_failure(&self, store: &Store) -> StoreResult<()> {
-        let account = store.increment(Table::Limits, &self.account, self.window_end);
-        match &self.ip {
+    /// Counts this attempt against the pair and the source address, atomically, before any
+    /// password is checked; the counts returned decide. Two calls, made concurrently.
+    pub async fn count_attempt(&self, store: &Store, now: i64) -> StoreResult<Attempt> {
+        let pair = store.increment(Table::Limits, &self.pair, self.window_end);
+        let (pair_count, over_ip) = match &self.ip {
             Some(ip) => {
                 let ip = store.increment(Table::Limits, ip, self.window_end);
-                let (a, i) = tokio::join!(account, ip);
-                a.and(i).map(|_| ())
+                let (p, i) = tokio::join!(pair, ip);
+                (p?, i? > MAX_IP_ATTEMPTS)
             }
-            None => account.await.map(|_| ()),
+            None => (pair.await?, false),
+        };
+        let refused = (pair_count > MAX_PAIR_ATTEMPTS || over_ip).then(|| (self.window_end - now).max(1));
+        Ok(Attempt { pair_count, refused })
+    }
+
+    /// Counts one failed login against the account (the soft limit).
+    pub async fn record_failure(&self, store: &Store) -> StoreResult<()> {
+        store
+            .increment(Table::Limits, &self.account, self.window_end)
+            .await
+            .map(|_| ())
+    }
+
+    /// After a correct password: forgives the pair's attempts, so the owner's own logins never
+    /// add up to a refusal. Nothing to do (and no store call) when this was the pair's first.
+    pub async fn record_success(&self, store: &Store, attempt: &Attempt) -> StoreResult<()> {
+        if attempt.pair_count > 1 {
+            store.delete(Table::Limits, &self.pair).await?;
         }
+        Ok(())
     }
 }
 

@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::password::{self, PasswordError, WeakPassword};
-use super::throttle::LoginCounters;
+use super::throttle::{self, LoginCounters};
 use crate::crypto;
 use crate::store::{Store, StoreError, StoreResult, Table, typed};
 
@@ -81,6 +81,9 @@ pub enum LoginError {
     Throttled { retry_after: i64 },
     #[error("Sign-in is temporarily unavailable; try again shortly.")]
     Store(#[from] StoreError),
+    /// Too many password checks at once (or hashing failed): answered 503 with `Retry-After`.
+    #[error("Sign-in is busy right now; try again in a moment.")]
+    Busy,
 }
 
 /// A wait in whole minutes, rounded up, for the throttled message.
@@ -158,17 +161,19 @@ pub async fn sign_up(store: &Store, email: &str, password: &str) -> Result<User,
 
 /// Logs in with an email and password; on success returns the user.
 ///
-/// One store read fetches the throttle counters and the email record together; a success then
-/// reads the user record (two calls in all). A failure also bumps the counters.
+/// The attempt is counted first (atomic increments of the pair and source counters, see
+/// `throttle`), together with one read of the account counter and the email record; a success
+/// then reads the user record: four calls, made as three round trips. A success after earlier
+/// attempts from the same source also clears that pair's counter; a failure bumps the account's.
 pub async fn log_in(store: &Store, email: &str, password: &str, ip: Option<IpAddr>) -> Result<User, LoginError> {
     // A malformed address cannot be registered, so refusing it says nothing about any account.
     let email = normalize_email(email).map_err(|_| LoginError::Invalid)?;
     let now = store.clock().now();
     let counters = LoginCounters::new(&email, ip, now);
-    let mut keys = counters.keys();
-    keys.push((Table::Users, email_key(&email)));
-    let found = store.get_many(&keys).await?;
-    if let Err(retry_after) = counters.verdict(&found, now) {
+    let keys = [counters.account_key(), (Table::Users, email_key(&email))];
+    let (attempt, found) = tokio::join!(counters.count_attempt(store, now), store.get_many(&keys));
+    let (attempt, found) = (attempt?, found?);
+    if let Err(retry_after) = attempt.verdict() {
         tracing::warn!(
             event = "login_throttled",
             account = %account_tag(&email),
@@ -177,6 +182,11 @@ pub async fn log_in(store: &Store, email: &str, password: &str, ip: Option<IpAdd
         );
         crate::metrics::count(crate::metrics::Metric::LoginFailed);
         return Err(LoginError::Throttled { retry_after });
+    }
+    if counters.slow_down(&found) {
+        // Soft per-account limit: slower for everyone, but the owner still gets in.
+        tracing::warn!(event = "login_slowed", account = %account_tag(&email), ip = %source(ip));
+        tokio::time::sleep(throttle::SLOW_DOWN).await;
     }
     let record = found
         .iter()
@@ -187,7 +197,11 @@ pub async fn log_in(store: &Store, email: &str, password: &str, ip: Option<IpAdd
         Some(hash) => password::verify(password, hash).await,
         // Unknown email: spend the same time as a real verify so timing does not tell.
         None => password::verify_dummy(password).await,
-    };
+    }
+    .map_err(|e| {
+        tracing::warn!(event = "login_unavailable", error = %e);
+        LoginError::Busy
+    })?;
     let Some(record) = record.filter(|_| verified) else {
         tracing::warn!(
             event = "login_failed",
@@ -198,6 +212,7 @@ pub async fn log_in(store: &Store, email: &str, password: &str, ip: Option<IpAdd
         counters.record_failure(store).await?;
         return Err(LoginError::Invalid);
     };
+    counters.record_success(store, &attempt).await?;
     let user = get(store, &record.user_id)
         .await?
         .ok_or_else(|| StoreError::Corrupt(format!("email record points at missing user {}", record.user_id)))?;

@@ -3,7 +3,10 @@
 //! signs out from the consent screen.
 //!
 //! A request with a live session and remembered consent costs three store calls: client and
-//! session in one batch read, the consent, and the new code.
+//! session in one batch read, the consent, and the new code. Remembered consent skips the page
+//! only for clients whose identity the redirect proves (`consent::may_skip`, RFC 8252 §8.6).
+//! Errors after the client and `redirect_uri` are verified are redirected only when the user has
+//! a live consent for the client, or pressed Deny on our page (RFC 9700 §4.11.2).
 
 use axum::Router;
 use axum::extract::{RawQuery, Request, State};
@@ -16,11 +19,13 @@ use super::reply;
 use super::request::{self, AuthorizeRequest, PageError, RedirectError};
 use crate::accounts::{password, sessions, users};
 use crate::app::AppState;
+use crate::clients::redirect_uri;
 use crate::clients::{self, Client};
 use crate::crypto::{ct_eq, random_token};
 use crate::form::{self, Params};
 use crate::http::{ApiError, ClientIp};
 use crate::pages;
+use crate::resource;
 use crate::scopes;
 use crate::store::Table;
 use crate::tokens::codes::{self, AuthCode};
@@ -64,8 +69,69 @@ impl Ctx {
         let (client, session) = lookup(&ctx.state, &ctx.params, &ctx.headers)
             .await
             .map_err(|e| Box::new(failure_page(e)))?;
-        let (client, req) = understand(&ctx, client.as_ref())?;
-        Ok((ctx, client, req, session))
+        match understand(&ctx, client.as_ref()) {
+            Ok((client, req)) => Ok((ctx, client, req, session)),
+            Err(Refusal::Page(res)) => Err(res),
+            Err(Refusal::Redirect {
+                client_id,
+                redirect_uri,
+                error: RedirectError { error, description },
+            }) => {
+                let user_id = session.as_ref().map(|s| s.session.user_id.as_str());
+                let resource = resource::resolve(ctx.params.get("resource"), &ctx.urls)
+                    .or_else(|_| resource::resolve(None, &ctx.urls))
+                    .unwrap_or_default();
+                let approved = approved(&ctx, user_id, &client_id, &resource).await;
+                let state = ctx.params.get("state");
+                Err(Box::new(ctx.error_reply(
+                    approved,
+                    &redirect_uri,
+                    error,
+                    &description,
+                    state,
+                )))
+            }
+        }
+    }
+
+    /// An error for a request whose client and `redirect_uri` are verified: redirected to the
+    /// client only when the signed-in user has a live consent for it, else shown as a page.
+    /// RFC 9700 §4.11.2: redirecting errors to any registered URI would make this server an open
+    /// redirector for whoever registers one; the user's approval is what makes the target trusted.
+    fn error_reply(
+        &self,
+        approved: bool,
+        redirect_uri: &str,
+        error: &str,
+        description: &str,
+        state: Option<&str>,
+    ) -> Response {
+        if approved {
+            return self.finish(reply::error(
+                redirect_uri,
+                error,
+                description,
+                state,
+                self.urls.issuer(),
+                self.redirect_status(),
+            ));
+        }
+        let (title, message) = match error {
+            "login_required" => (
+                "Sign-in required",
+                "The application asked to continue without showing a page, but you are not signed in. \
+                 Go back to the application and try again."
+                    .to_owned(),
+            ),
+            "consent_required" => (
+                "Approval required",
+                "The application asked to continue without showing a page, but you have not approved it. \
+                 Go back to the application and try again."
+                    .to_owned(),
+            ),
+            _ => ("This sign-in link is not valid", format!("{description} ({error})")),
+        };
+        self.finish(error_page(StatusCode::BAD_REQUEST, title, &message))
     }
 
     pub(super) fn redirect_status(&self) -> StatusCode {
@@ -139,8 +205,15 @@ pub(super) fn error_page(status: StatusCode, title: &str, message: &str) -> Resp
 }
 
 /// An internal failure (the store, mostly) as a page: the browser is a person, not a client.
+/// The error's headers (a 503's `Retry-After`) come along.
 pub(super) fn failure_page(e: ApiError) -> Response {
-    error_page(e.status, "Something went wrong", &e.description)
+    let mut res = error_page(e.status, "Something went wrong", &e.description);
+    for (name, value) in &e.headers {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            res.headers_mut().insert(name.clone(), v);
+        }
+    }
+    res
 }
 
 /// Reads the client and the session in one store call.
@@ -194,39 +267,60 @@ async fn lookup(
     Ok((client, session))
 }
 
-/// Identifies the client and validates the request; the error is the response to send.
-fn understand(ctx: &Ctx, client: Option<&Client>) -> Result<(Client, AuthorizeRequest), Box<Response>> {
-    let redirect_uri = request::identify(&ctx.params, client).map_err(|PageError { title, message }| {
-        Box::new(ctx.finish(error_page(StatusCode::BAD_REQUEST, title, &message)))
-    })?;
+/// Why a request cannot go on: a page to show, or an error the client may be told about.
+enum Refusal {
+    Page(Box<Response>),
+    /// The client and `redirect_uri` are verified; whether the error is redirected depends on
+    /// the user's approval of the client ([`Ctx::error_reply`]).
+    Redirect {
+        client_id: String,
+        redirect_uri: String,
+        error: RedirectError,
+    },
+}
+
+/// Identifies the client and validates the request.
+fn understand(ctx: &Ctx, client: Option<&Client>) -> Result<(Client, AuthorizeRequest), Refusal> {
+    let page =
+        |status, title: &str, message: &str| Refusal::Page(Box::new(ctx.finish(error_page(status, title, message))));
+    let redirect_uri = request::identify(&ctx.params, client)
+        .map_err(|PageError { title, message }| page(StatusCode::BAD_REQUEST, title, &message))?;
     let client = client
         .cloned()
-        .ok_or_else(|| Box::new(error_page(StatusCode::BAD_REQUEST, "Unknown application", "")))?;
+        .ok_or_else(|| page(StatusCode::BAD_REQUEST, "Unknown application", ""))?;
+    // Also checked at registration; checked again here for clients registered before the scheme
+    // allow-list, so no stored record can still send the browser to `ms-msdt:` or the like.
+    if redirect_uri::check(&redirect_uri).is_err() {
+        return Err(page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link is not valid",
+            "The address to return to is not one this server sends anyone to.",
+        ));
+    }
     match request::validate(&ctx.params, &client, redirect_uri.clone(), &ctx.urls) {
         Ok(req) => Ok((client, req)),
-        Err(RedirectError { error, description }) => {
-            let state = ctx.params.get("state");
-            Err(Box::new(ctx.finish(reply::error(
-                &redirect_uri,
-                error,
-                &description,
-                state,
-                ctx.urls.issuer(),
-                ctx.redirect_status(),
-            ))))
-        }
+        Err(error) => Err(Refusal::Redirect {
+            client_id: client.client_id,
+            redirect_uri,
+            error,
+        }),
     }
 }
 
-fn refuse(ctx: &Ctx, req: &AuthorizeRequest, error: &str, description: &str) -> Response {
-    ctx.finish(reply::error(
-        &req.redirect_uri,
-        error,
-        description,
-        req.state.as_deref(),
-        ctx.urls.issuer(),
-        ctx.redirect_status(),
-    ))
+/// Whether `user_id` has a live consent for `client_id` and `resource`: the one store read
+/// behind redirecting an error. A failed read counts as no (the error is then shown as a page).
+async fn approved(ctx: &Ctx, user_id: Option<&str>, client_id: &str, resource: &str) -> bool {
+    let Some(user_id) = user_id else { return false };
+    let found = consent::find_for(&ctx.state.store, user_id, client_id, resource).await;
+    let now = ctx.state.store.clock().now();
+    found
+        .and_then(|item| consent::live(item.as_ref(), now, ctx.state.config.lifetimes.consent))
+        .is_ok_and(|c| c.is_some())
+}
+
+/// An error for a validated request: redirected when `approved`, else a page.
+fn refuse(ctx: &Ctx, req: &AuthorizeRequest, approved: bool, error: &str, description: &str) -> Response {
+    ctx.error_reply(approved, &req.redirect_uri, error, description, req.state.as_deref())
 }
 
 pub(super) fn login_page(
@@ -312,7 +406,10 @@ async fn consent_page(
         user_email: &email,
         logout_action: LOGOUT_PATH,
         scopes: &described,
-        offline_access: req.scope.iter().any(|s| s == scopes::OFFLINE_ACCESS),
+        // Every client registered for the refresh grant gets a refresh token, `offline_access`
+        // or not (see `token_endpoint::issue`): say so whenever that is the case.
+        offline_access: client.allows_grant_type("refresh_token")
+            || req.scope.iter().any(|s| s == scopes::OFFLINE_ACCESS),
         csrf: &csrf,
     });
     Ok(ctx.finish(pages::html(StatusCode::OK, page)))
@@ -350,7 +447,8 @@ pub(super) struct SignedIn {
     session: sessions::Session,
 }
 
-/// With a signed-in user: skip consent if remembered, else ask (or refuse, under prompt=none).
+/// With a signed-in user: skip consent if remembered and the client's identity is assured,
+/// else ask (or refuse, under prompt=none).
 async fn after_sign_in(
     ctx: &Ctx,
     client: &Client,
@@ -360,15 +458,20 @@ async fn after_sign_in(
     let session = &signed_in.session;
     if !req.prompt.consent {
         let remembered = consent::find(&ctx.state.store, &session.user_id, req).await?;
-        if consent::covers(remembered.as_ref(), req)? {
+        let now = ctx.state.store.clock().now();
+        let live = consent::live(remembered.as_ref(), now, ctx.state.config.lifetimes.consent)?;
+        let covered = live.as_ref().is_some_and(|c| consent::covers(c, req));
+        // RFC 8252 §8.6: a loopback or private-use redirect does not prove who is asking.
+        if covered && consent::may_skip(client, &req.redirect_uri) {
             return grant(ctx, req, session).await;
         }
         if req.prompt.none {
             return Ok(refuse(
                 ctx,
                 req,
+                live.is_some(),
                 "consent_required",
-                "the user has not approved this application",
+                "the user has not approved this request",
             ));
         }
     }
@@ -400,7 +503,8 @@ async fn authorize_get(
         Some(signed_in) => after_sign_in(&ctx, &client, &req, &signed_in)
             .await
             .unwrap_or_else(failure_page),
-        None if req.prompt.none => refuse(&ctx, &req, "login_required", "the user is not signed in"),
+        // No user, so no approval: shown as a page, never redirected.
+        None if req.prompt.none => refuse(&ctx, &req, false, "login_required", "the user is not signed in"),
         None => login_page(&mut ctx, &client, "", None, StatusCode::OK),
     }
 }
@@ -512,6 +616,7 @@ async fn authorize_post(State(state): State<AppState>, urls: Urls, ClientIp(ip):
                         StatusCode::TOO_MANY_REQUESTS,
                     )),
                     Err(users::LoginError::Store(e)) => Err(e.into()),
+                    Err(e @ users::LoginError::Busy) => Err(ApiError::unavailable(e.to_string())),
                 }
             } else {
                 super::email::sign_up(&mut ctx, &client, &email, &password, ip).await
@@ -564,11 +669,20 @@ async fn authorize_post(State(state): State<AppState>, urls: Urls, ClientIp(ip):
                 }
                 if action == "deny" {
                     tracing::info!(event = "consent_denied", client_id = %req.client_id, user_id = %session.user_id);
-                    Ok(refuse(&ctx, &req, "access_denied", "the user denied the request"))
+                    // The user chose this client on our own page: telling it so is no open redirect.
+                    Ok(refuse(&ctx, &req, true, "access_denied", "the user denied the request"))
                 } else {
                     // A client a person approved is kept; one nobody ever approves expires.
                     let confirmed = clients::confirm(&ctx.state.store, &client).await;
-                    match confirmed.and(consent::remember(&ctx.state.store, &session.user_id, &req).await) {
+                    match confirmed.and(
+                        consent::remember(
+                            &ctx.state.store,
+                            &session.user_id,
+                            &req,
+                            ctx.state.config.lifetimes.consent,
+                        )
+                        .await,
+                    ) {
                         Ok(()) => grant(&ctx, &req, &session).await,
                         Err(e) => Err(e.into()),
                     }
@@ -625,4 +739,17 @@ pub fn routes(state: AppState) -> Router {
         .route(crate::accounts::invites::PATH, get(super::email::invite_get))
         .route(super::upstream::CALLBACK_ROUTE, get(super::upstream::callback))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_server_answers_the_page_503_with_retry_after() {
+        // What a sign-in or sign-up gets when every argon2 slot stays taken.
+        let res = failure_page(ApiError::unavailable(users::LoginError::Busy.to_string()));
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "1");
+    }
 }

@@ -5,12 +5,11 @@
 //! - `https` with a host (web clients);
 //! - `http` only on a loopback host — `localhost`, `127.0.0.1` or `[::1]` — for native apps that
 //!   listen on a local port;
-//! - a private-use scheme for native apps. RFC 8252 §7.1 recommends reverse-domain schemes such as
-//!   `com.example.app:/callback`, but widely used MCP clients register `cursor://…`,
-//!   `vscode://…` or `claude://…`, so any syntactically valid non-http(s) scheme is accepted
-//!   except those that run or read content instead of handing the code to an app (`javascript`,
-//!   `data`, `file`, `vbscript`, `about`, `blob`, `filesystem`) and the network schemes
-//!   `ftp`, `ws` and `wss`, which no app claims.
+//! - a private-use scheme for native apps, from an allow-list (RFC 9700 §4.11.2: a denylist of
+//!   schemes always misses one — `view-source:`, `jar:`, `search-ms:`, `ms-msdt:` …): either in
+//!   reverse-domain form, with at least one dot (`com.example.app:/callback`, RFC 8252 §7.1), or
+//!   one of the few single-label schemes that widely used MCP clients register ([`APP_SCHEMES`]:
+//!   `cursor://…`, `vscode://…`, `claude://…`).
 //!
 //! None may carry a fragment (RFC 6749 §3.1.2), a user name or password, whitespace or control
 //! characters.
@@ -29,18 +28,17 @@ use url::{Host, Url};
 /// Longest redirect URI accepted.
 pub const MAX_LEN: usize = 2000;
 
-/// Schemes that would execute or reveal content rather than deliver a code to an app.
-const FORBIDDEN_SCHEMES: &[&str] = &[
-    "javascript",
-    "data",
-    "file",
-    "vbscript",
-    "about",
-    "blob",
-    "filesystem",
-    "ftp",
-    "ws",
-    "wss",
+/// Single-label private-use schemes that real MCP clients register, each claimed by one desktop
+/// app that hands the URL to its own OAuth handler. Anything else single-label (`chrome:`,
+/// `jar:`, `ms-officecmd:` …) may be a browser- or OS-internal handler, and is refused.
+pub const APP_SCHEMES: &[&str] = &[
+    "claude",          // Claude Desktop
+    "cursor",          // Cursor
+    "vscode",          // Visual Studio Code
+    "vscode-insiders", // Visual Studio Code Insiders
+    "vscodium",        // VSCodium
+    "windsurf",        // Windsurf
+    "zed",             // Zed
 ];
 
 /// Loopback hosts as they must be written for the any-port rule to apply.
@@ -63,7 +61,9 @@ pub enum Rejected {
     NoHost,
     #[error("uses http on a host other than localhost, 127.0.0.1 or [::1]; use https")]
     InsecureHttp,
-    #[error("uses the {0}: scheme, which cannot be a redirect target")]
+    #[error(
+        "uses the {0}: scheme; use https, http on a loopback host, or a reverse-domain private-use scheme such as com.example.app: (RFC 8252 §7.1)"
+    )]
     ForbiddenScheme(String),
     #[error("uses the {0}: scheme; only https (or http on a loopback host) is allowed here")]
     NotWeb(String),
@@ -84,9 +84,16 @@ pub fn check(uri: &str) -> Result<(), Rejected> {
     let url = parse(uri)?;
     match url.scheme() {
         "https" | "http" => check_web(&url),
-        scheme if FORBIDDEN_SCHEMES.contains(&scheme) => Err(Rejected::ForbiddenScheme(scheme.to_owned())),
-        _ => Ok(()),
+        scheme if is_private_use(scheme) => Ok(()),
+        scheme => Err(Rejected::ForbiddenScheme(scheme.to_owned())),
     }
+}
+
+/// A private-use scheme we redirect to: reverse-domain (labels separated by dots, none empty),
+/// or one of [`APP_SCHEMES`]. The URL parser has already lower-cased the scheme.
+pub fn is_private_use(scheme: &str) -> bool {
+    let reverse_domain = scheme.contains('.') && scheme.split('.').all(|label| !label.is_empty());
+    reverse_domain || APP_SCHEMES.contains(&scheme)
 }
 
 /// Checks a `client_uri`, `logo_uri` or similar link: https, or http on loopback.
@@ -182,5 +189,38 @@ mod tests {
         assert_eq!(loopback_parts("http://localhost:80@evil.example/cb"), None);
         assert_eq!(loopback_parts("https://localhost:80/cb"), None);
         assert_eq!(loopback_parts("http://localhost.evil.example/cb"), None);
+    }
+
+    #[test]
+    fn only_allow_listed_private_use_schemes_may_be_registered() {
+        for ok in [
+            "com.example.app:/callback",
+            "cursor://anysphere.cursor-retrieval/oauth/user-server/callback",
+            "vscode-insiders://vscode.github-authentication/did-authenticate",
+            "windsurf://codeium.windsurf/cb",
+            "zed://oauth/cb",
+        ] {
+            assert_eq!(check(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "view-source:https://evil.example/",
+            "jar:https://evil.example/x.jar!/",
+            "chrome://settings",
+            "search-ms:query=x",
+            "ms-officecmd:x",
+            "ms-msdt:/id",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "file:///etc/passwd",
+            "ws://evil.example/",
+            "myapp:/cb",
+            "com..example:/cb",
+            ".example:/cb",
+        ] {
+            assert!(
+                matches!(check(bad), Err(Rejected::ForbiddenScheme(_) | Rejected::NotAbsolute(_))),
+                "{bad}"
+            );
+        }
     }
 }

@@ -72,7 +72,8 @@ pub fn consent(p: &ConsentPage) -> Markup {
         @if p.offline_access {
             p.note {
                 strong { "Stay connected: " }
-                (name) " can keep access until you revoke it."
+                (name) " can keep access until you revoke it, without asking again. \
+                 Access left unused ends after a while, and all access after a fixed maximum."
             }
         }
         form method="post" action=(p.action) {

@@ -256,6 +256,13 @@ impl Harness {
             .await
     }
 
+    /// A public client that returns to an https URL: its redirect proves who it is, so remembered
+    /// consent may skip the page for it (RFC 8252 §8.6), unlike [`Self::public_client`]'s loopback.
+    pub async fn public_web_client(&self) -> TestClient {
+        self.client_from(json!({"client_name": "Web Client", "redirect_uris": ["https://web.example/callback"]}))
+            .await
+    }
+
     pub async fn confidential_client(&self) -> TestClient {
         self.client_from(json!({
             "client_name": "Server App",
