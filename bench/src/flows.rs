@@ -35,6 +35,9 @@ pub mod budget {
     pub const GRANT: usize = 3;
     /// An authorize request with a live session and remembered consent.
     pub const REMEMBERED_AUTHORIZE: usize = 3;
+    /// The first MCP request for a grant after the revocation window: one read of the grant
+    /// (`mcp::revocation`), at most once per grant per window per instance.
+    pub const REVOCATION_LOOK: usize = 1;
 }
 
 /// Whether the function instance had served a request before this one.
@@ -405,6 +408,18 @@ pub async fn walk(config: Config, backend: Arc<dyn Backend>) -> Result<Vec<Figur
             body: reply.text(),
         });
     }
+    // The revocation check (mcp::revocation): past the window, one read of the grant.
+    let window = w.deployment.config.lifetimes.revocation_window;
+    w.deployment.clock().advance(window + 1);
+    let reply = w
+        .measure(
+            "MCP tools/list, first request after the revocation window",
+            "McpFunction",
+            Some(budget::REVOCATION_LOOK),
+            list(),
+        )
+        .await;
+    expect("tools/list after the window", &reply, &[S::OK])?;
     w.restart("McpFunction");
     let reply = w.measure("MCP tools/call whoami", "McpFunction", None, whoami()).await;
     expect("whoami (cold)", &reply, &[S::OK])?;
@@ -420,6 +435,26 @@ pub async fn walk(config: Config, backend: Arc<dyn Backend>) -> Result<Vec<Figur
     );
     let reply = w.measure("revoke (refresh token)", "RevokeFunction", None, req).await;
     expect("revoke", &reply, &[S::OK])?;
+    // Its access token at /mcp: trusted from memory within the window, refused after it.
+    let reply = w
+        .measure(
+            "MCP tools/list after revocation, inside the window",
+            "McpFunction",
+            Some(budget::WARM_MCP),
+            list(),
+        )
+        .await;
+    expect("tools/list inside the window", &reply, &[S::OK])?;
+    w.deployment.clock().advance(window + 1);
+    let reply = w
+        .measure(
+            "MCP tools/list after revocation, after the window (401)",
+            "McpFunction",
+            Some(budget::REVOCATION_LOOK),
+            list(),
+        )
+        .await;
+    expect("tools/list after revocation", &reply, &[S::UNAUTHORIZED])?;
 
     // A returning user signs in with a password (no session): argon2id verify.
     let mut returning = Browser::default();

@@ -135,6 +135,11 @@ impl Deployment {
         }
     }
 
+    /// The clock every instance judges time by (the backend's): the walk steps past windows.
+    pub fn clock(&self) -> &mcp_oauth::clock::Clock {
+        self.backend.clock()
+    }
+
     /// The running instance of `name`.
     pub fn function(&self, name: &str) -> &Instance {
         self.instances
