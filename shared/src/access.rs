@@ -40,6 +40,15 @@ const AUTHORIZE: Access = &[
     (Table::Users, Op::CompareAndSwap),
     // A password reset ends every session of its user.
     (Table::Sessions, Op::QueryByOwner),
+    // The account page: connected apps (revoke), sign out everywhere, delete the account.
+    (Table::Grants, Op::QueryByOwner),
+    (Table::Grants, Op::Get),
+    (Table::Grants, Op::Consume),
+    (Table::Users, Op::QueryByOwner),
+    (Table::AppData, Op::QueryByOwner),
+    (Table::AppData, Op::Delete),
+    (Table::Consents, Op::QueryByOwner),
+    (Table::Consents, Op::Delete),
     // Verification codes, reset links, invites.
     (Table::Tickets, Op::Put),
     (Table::Tickets, Op::Get),

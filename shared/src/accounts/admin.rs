@@ -145,12 +145,24 @@ async fn ways_in(store: &Store, user_id: &str) -> StoreResult<Vec<String>> {
     struct Pointer {
         user_id: String,
     }
-    let mut keys = Vec::new();
-    for item in store.scan(Table::Users).await? {
-        if (item.key.starts_with("email#") || item.key.starts_with("identity#"))
+    // Email and identity records carry their user as owner; the email record is also found by
+    // its key, for records written before owners were set.
+    let mut keys: Vec<String> = store
+        .query_by_owner(Table::Users, user_id)
+        .await?
+        .into_iter()
+        .filter(|item| item.key.starts_with("email#") || item.key.starts_with("identity#"))
+        .map(|item| item.key)
+        .collect();
+    if let Some(user) = users::get(store, user_id).await?
+        && !user.email.is_empty()
+    {
+        let key = users::email_key(&user.email);
+        if !keys.contains(&key)
+            && let Some(item) = store.get(Table::Users, &key).await?
             && typed::body::<Pointer>(&item).is_ok_and(|p| p.user_id == user_id)
         {
-            keys.push(item.key);
+            keys.push(key);
         }
     }
     keys.sort();

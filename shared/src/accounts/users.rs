@@ -94,6 +94,14 @@ fn wait(secs: i64) -> String {
     }
 }
 
+/// A pointer record (email or identity) owned by `user_id`: the owner index finds every way into
+/// an account without scanning the table (account deletion).
+fn pointer_item<T: Serialize>(key: impl Into<String>, body: &T, user_id: &str) -> StoreResult<crate::store::Item> {
+    let mut item = typed::item(key, body)?;
+    item.owner = Some(user_id.to_owned());
+    Ok(item)
+}
+
 pub fn user_key(user_id: &str) -> String {
     format!("user#{user_id}")
 }
@@ -148,7 +156,7 @@ pub async fn sign_up(store: &Store, email: &str, password: &str) -> Result<User,
         password_hash: Some(password_hash),
     };
     if !store
-        .create(Table::Users, typed::item(email_key(&email), &record)?)
+        .create(Table::Users, pointer_item(email_key(&email), &record, &record.user_id)?)
         .await?
     {
         store.delete(Table::Users, &user_key(&user.id)).await?;
@@ -260,7 +268,10 @@ pub async fn find_or_create_by_identity(store: &Store, identity_key: &str, email
     let record = IdentityRecord {
         user_id: user.id.clone(),
     };
-    if store.create(Table::Users, typed::item(identity_key, &record)?).await? {
+    if store
+        .create(Table::Users, pointer_item(identity_key, &record, &record.user_id)?)
+        .await?
+    {
         tracing::info!(event = "user_signed_up", user_id = %user.id, via = "identity");
         crate::metrics::count(crate::metrics::Metric::SignUps);
         return Ok(user);
@@ -276,7 +287,13 @@ async fn by_identity(store: &Store, identity_key: &str) -> StoreResult<Option<Us
         return Ok(None);
     };
     let record: IdentityRecord = typed::body(&item)?;
-    get(store, &record.user_id).await
+    let user = get(store, &record.user_id).await?;
+    if user.is_none() {
+        // The account was deleted: the identity is free again (a record from before identities
+        // carried their owner outlives the deletion that could not find it).
+        store.delete(Table::Users, identity_key).await?;
+    }
+    Ok(user)
 }
 
 /// Finds or creates the user for an upstream identity whose email the provider verified.
@@ -319,7 +336,7 @@ pub async fn find_or_link_verified(store: &Store, identity_key: &str, verified_e
                             user_id: user.id.clone(),
                             password_hash: None,
                         };
-                        let replacement = typed::item(email_key(&email), &moved)?;
+                        let replacement = pointer_item(email_key(&email), &moved, &moved.user_id)?;
                         if store.compare_and_swap(Table::Users, replacement, item.version).await? {
                             if let Some(mut displaced) = holder {
                                 displaced.email = String::new();
@@ -343,7 +360,7 @@ pub async fn find_or_link_verified(store: &Store, identity_key: &str, verified_e
                     password_hash: None,
                 };
                 if store
-                    .create(Table::Users, typed::item(email_key(&email), &record)?)
+                    .create(Table::Users, pointer_item(email_key(&email), &record, &record.user_id)?)
                     .await?
                 {
                     tracing::info!(event = "user_signed_up", user_id = %user.id, via = "upstream");
@@ -358,7 +375,10 @@ pub async fn find_or_link_verified(store: &Store, identity_key: &str, verified_e
     }
     let owner = owner.ok_or_else(|| StoreError::Unavailable("the email record kept changing".into()))?;
     let record = IdentityRecord { user_id: owner.clone() };
-    if store.create(Table::Users, typed::item(identity_key, &record)?).await? {
+    if store
+        .create(Table::Users, pointer_item(identity_key, &record, &record.user_id)?)
+        .await?
+    {
         tracing::info!(event = "identity_linked", user_id = %owner);
     }
     by_identity(store, identity_key)
@@ -438,7 +458,11 @@ pub async fn set_password(
         password_hash: Some(password_hash),
     };
     Ok(store
-        .compare_and_swap(Table::Users, typed::item(email_key(&email), &record)?, item.version)
+        .compare_and_swap(
+            Table::Users,
+            pointer_item(email_key(&email), &record, user_id)?,
+            item.version,
+        )
         .await?)
 }
 

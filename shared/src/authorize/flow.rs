@@ -737,6 +737,10 @@ pub fn routes(state: AppState) -> Router {
             get(super::email::reset_get).post(super::email::reset_post),
         )
         .route(crate::accounts::invites::PATH, get(super::email::invite_get))
+        .route(
+            super::account::PATH,
+            get(super::account::get).post(super::account::post),
+        )
         .route(super::upstream::CALLBACK_ROUTE, get(super::upstream::callback))
         .with_state(state)
 }

@@ -6,12 +6,14 @@
 //! - `reply`: the redirects back to the client (`code`/`error`, with `state` and `iss`).
 //! - `consent`: remembered consent and the CSRF tokens of the consent form.
 //! - `flow`: the handlers tying it together.
+//! - `account`: the signed-in user's connected apps, sign-out everywhere and account deletion.
 //! - `email`: the steps around email: sign-up, the verification code, password reset, invites.
 //! - `upstream`: sign-in through another provider, and the callback that resumes the request.
 //!
 //! The pending request travels through the login, sign-up and consent forms as hidden fields and
 //! is validated again on every POST, so nothing about it is trusted from the browser.
 
+pub mod account;
 pub mod consent;
 pub mod email;
 pub mod flow;

@@ -59,6 +59,9 @@ pub fn consent(p: &ConsentPage) -> Markup {
             (hidden_fields(p.hidden, p.csrf))
             "Signed in as " strong { (p.user_email) } " · "
             button.link type="submit" name="action" value="logout" { "Sign out" }
+            " · "
+            // Opens in a new tab, so the pending approval stays where it is.
+            a.link href="/account" target="_blank" rel="noopener" { "Connected apps" }
         }
         h2 { "This will allow " (named) " to:" }
         ul.scopes {

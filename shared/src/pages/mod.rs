@@ -8,6 +8,7 @@
 //! Content-Security-Policy allows by its hash.
 
 mod account;
+mod connected;
 mod consent;
 mod email;
 mod error;
@@ -17,6 +18,9 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
 pub use account::{LoginPage, SignupPage, login, signup};
+pub use connected::{
+    AccountPage, ConnectedApp, account, confirm_delete, deleted as account_deleted, sign_in as account_sign_in,
+};
 pub use consent::{ConsentPage, consent, redirect_target};
 pub use email::{
     ResetFormPage, ResetRequestPage, VerifyPage, invite, reset_done, reset_form, reset_request, reset_sent, verify,

@@ -31,6 +31,10 @@ pub struct Grant {
     pub created_at: i64,
     /// The grant's absolute end, however often it is refreshed.
     pub expires_at: i64,
+    /// When a refresh last used it (recorded where the grant is written anyway); `None` until the
+    /// first refresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used: Option<i64>,
     pub refresh: Chain,
 }
 
@@ -150,6 +154,7 @@ pub async fn create(
         resource: new.resource,
         created_at: now,
         expires_at: now + lifetimes.grant,
+        last_used: None,
         refresh: Chain {
             current: sha256_b64(token.as_bytes()),
             issued_at: now,
@@ -240,6 +245,7 @@ pub async fn refresh(store: &Store, token: &str, client_id: &str, lifetimes: &Li
             let salt = b64(&random_bytes::<32>());
             let next = successor(&salt, token);
             let mut rotated = grant.clone();
+            rotated.last_used = Some(now);
             let older: Vec<String> = chain
                 .previous
                 .iter()
