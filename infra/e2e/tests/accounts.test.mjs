@@ -1,6 +1,8 @@
 // Accounts whose identity is verified, in headless Chromium against the dev server:
 // - forgot password → the mailed link (read from the dev server's outbox) → a new password →
 //   sign in with it, and the MCP client gets its code;
+// - connected apps on the account page: an MCP client is listed, the person revokes it, and the
+//   client's next MCP call gets 401 (within the revocation window) and its refresh invalid_grant;
 // - the pre-account takeover ("classic-federated merge"): an attacker signs up with the victim's
 //   address and a password of their own, never able to verify it; the victim later signs in
 //   through a real OpenID provider on loopback that vouches for the address. The victim lands on
@@ -16,7 +18,7 @@ import { emailOf, startIdp } from '../lib/idp.mjs';
 import { mailedResetLink, mailsTo } from '../lib/mail.mjs';
 import { authorizationRequest, exchangeCode, registerPublicClient } from '../lib/oauth.mjs';
 import { authorizeInBrowser, submitForm } from '../lib/pages.mjs';
-import { screenshotPath } from '../lib/util.mjs';
+import { pollUntil, screenshotPath } from '../lib/util.mjs';
 
 const SCOPE = 'mcp:tools:read mcp:tools:execute profile:read';
 const PROVIDER_ID = 'idp';
@@ -257,4 +259,85 @@ describe('browser: a pre-registered unverified account never captures the victim
     const notes = listed.body.result.structuredContent.notes.map((n) => n.text);
     assert.deepEqual(notes, ['the victim private note']);
   });
+});
+
+describe('browser: the account page lists a connected app, and revoking it ends the app\'s access', () => {
+  let browser;
+  let server;
+  let client;
+  let registered;
+  // A small revocation window, so the test waits seconds, not a minute.
+  const WINDOW_S = 2;
+
+  before(async () => {
+    server = await startDevServer({ env: { REVOCATION_WINDOW: String(WINDOW_S) } });
+    client = await startCallbackServer();
+    registered = await registerPublicClient(server.metadata, {
+      clientName: 'Notes Desktop',
+      redirectUri: client.redirectUri,
+    });
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    for (const close of [() => browser?.close(), () => client?.close(), () => server?.stop()]) {
+      await Promise.resolve()
+        .then(close)
+        .catch((e) => console.error('teardown:', e));
+    }
+  });
+
+  it('a connected client is listed, revoked on the page, then refused at /mcp and at refresh', () =>
+    inFreshContext(browser, 'account-revoke', async (page) => {
+      const request = authorizationRequest(server.metadata, {
+        clientId: registered.client_id,
+        redirectUri: client.redirectUri,
+        resource: server.at('/mcp'),
+        scope: SCOPE,
+      });
+      await authorizeInBrowser(page, request.url, {
+        callbackUrl: client.redirectUri,
+        signUp: { email: 'sam@example.com', password: 'a long passphrase for e2e' },
+      });
+      const { status, body } = await exchangeCode(server.metadata, {
+        clientId: registered.client_id,
+        redirectUri: client.redirectUri,
+        code: client.received.at(-1).get('code'),
+        verifier: request.verifier,
+        resource: server.at('/mcp'),
+      });
+      assert.equal(status, 200, JSON.stringify(body));
+      assert.equal((await mcpCall(server, body.access_token, 'whoami', {})).status, 200);
+
+      // The same browser, already signed in, opens the account page.
+      await page.goto(server.at('/account'));
+      assert.equal(await page.locator('h1').innerText(), 'Your account');
+      const app = page.locator('ul.apps > li');
+      assert.equal(await app.count(), 1);
+      const text = await app.innerText();
+      assert.ok(text.includes('Notes Desktop'), text);
+      assert.ok(text.includes('See the list of tools this server offers'), text);
+      await page.screenshot({ path: await screenshotPath('account.png'), fullPage: true });
+
+      await clickAndLoad(page, 'button[name="action"][value="revoke"]');
+      assert.equal(await page.locator('ul.apps > li').count(), 0, 'the app is no longer listed');
+
+      // Refused at /mcp once the window has passed: poll with a deadline, no fixed sleep.
+      await pollUntil(async () => (await mcpCall(server, body.access_token, 'whoami', {})).status === 401, {
+        timeoutMs: (WINDOW_S + 5) * 1000,
+        intervalMs: 250,
+        what: 'the revoked access token to be refused at /mcp',
+      });
+      const refreshed = await fetch(server.metadata.token_endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          client_id: registered.client_id,
+          refresh_token: body.refresh_token,
+        }).toString(),
+      });
+      assert.equal(refreshed.status, 400);
+      assert.equal((await refreshed.json()).error, 'invalid_grant');
+    }));
 });

@@ -46,7 +46,7 @@ pub fn account(p: &AccountPage) -> Markup {
                 li {
                     div.app {
                         strong { bdi { (app.name) } }
-                        @if let Some(host) = app.host { " " span.host { "(" (host) ")" } }
+                        @if let Some(host) = app.host { br; span.host { (host) } }
                     }
                     ul.scopes {
                         @for s in app.scopes { li { (s) } }

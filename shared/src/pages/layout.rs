@@ -116,6 +116,12 @@ button:focus-visible, .link:focus-visible { outline: 3px solid var(--accent); ou
 .actions button { flex: 1; }
 .fine { color: var(--muted); font-size: .875rem; margin: 0; }
 .forgot { margin-top: 1rem; text-align: center; }
+.apps { list-style: none; padding: 0; margin: 0 0 1rem; }
+.apps > li {
+  border: 1px solid var(--border); border-radius: 10px; padding: .875rem 1rem; margin-bottom: .75rem;
+}
+.apps .host { color: var(--muted); font-size: .9375rem; }
+.apps .scopes { margin: .5rem 0; }
 "#;
 
 /// `'sha256-<base64>'` of [`CSS`], the CSP source that allows exactly that style block.
