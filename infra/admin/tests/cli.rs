@@ -128,6 +128,17 @@ impl Fixture {
         let prefix = format!("{stack}-");
         let backend = DynamoStore::connect(Some(&endpoint), &prefix, Clock::system()).await;
         create_tables(backend.client(), &prefix).await.unwrap();
+        // The wrapping key `--stack` names by its alias, as template.yaml creates it.
+        let kms = mcp_oauth::kms::Kms::connect("unused", Some(&endpoint)).await;
+        let key = kms.client().create_key().send().await.unwrap();
+        let key_id = key.key_metadata().unwrap().key_id().to_owned();
+        kms.client()
+            .create_alias()
+            .alias_name(format!("alias/{stack}-signing-keys"))
+            .target_key_id(key_id)
+            .send()
+            .await
+            .unwrap();
         let (email, user_id, other_user, grants, secrets) = prepare(&Store::new(backend)).await;
         Fixture {
             backend: Backend::Dynamo { endpoint, stack },
@@ -159,6 +170,7 @@ impl Fixture {
             }
             Backend::Dynamo { endpoint, stack } => {
                 cmd.env("DYNAMODB_ENDPOINT", endpoint)
+                    .env("KMS_ENDPOINT", endpoint)
                     .env("AWS_ACCESS_KEY_ID", "test")
                     .env("AWS_SECRET_ACCESS_KEY", "test")
                     .env("AWS_REGION", "us-east-1")
