@@ -232,7 +232,10 @@ async fn jwks_before_the_first_key_is_an_empty_set_and_creates_none() {
     let r = send(&app, get(JWKS)).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json(), json!({"keys": []}));
-    let stored = store.query_by_owner(mcp_oauth::store::Table::Keys, "signing").await.expect("query");
+    let stored = store
+        .query_by_owner(mcp_oauth::store::Table::Keys, "signing")
+        .await
+        .expect("query");
     assert!(stored.is_empty(), "publishing created a key");
 }
 
