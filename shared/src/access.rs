@@ -98,7 +98,8 @@ pub fn of(function: &str) -> Option<Access> {
 pub fn service_actions(function: &str) -> &'static [&'static str] {
     match function {
         // Verification codes and reset links (`crate::mail::Ses`), on the sender identity only.
-        "AuthorizeFunction" => &["ses:SendEmail"],
+        // Upstream client secrets (`crate::upstream::secret`), on each configured provider's only.
+        "AuthorizeFunction" => &["ses:SendEmail", "secretsmanager:GetSecretValue"],
         // Wrapping the signing keys it creates, unwrapping the active one (`crate::kms`).
         "TokenFunction" => &["kms:Encrypt", "kms:Decrypt"],
         // Unwrapping request-state secrets only (an encryption-context condition in its policy).
