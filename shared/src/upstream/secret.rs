@@ -35,8 +35,10 @@ impl std::fmt::Debug for ClientSecret {
 }
 
 /// Secrets read so far in this process, by (endpoint, name).
-fn cache() -> &'static Mutex<HashMap<(Option<String>, String), String>> {
-    static CACHE: OnceLock<Mutex<HashMap<(Option<String>, String), String>>> = OnceLock::new();
+type Cache = Mutex<HashMap<(Option<String>, String), String>>;
+
+fn cache() -> &'static Cache {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     CACHE.get_or_init(Mutex::default)
 }
 
