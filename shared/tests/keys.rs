@@ -507,3 +507,21 @@ async fn a_token_request_while_kms_is_unreachable_is_503_with_retry_after() {
     assert!(reply.header("retry-after").is_some(), "503 says when to retry");
     assert_eq!(reply.json()["error"], "temporarily_unavailable");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_warm_signer_that_cannot_unwrap_the_rotated_in_key_signs_nothing_rather_than_the_old_key() {
+    let (s, _clock, ()) = common::dynamo().await;
+    let end = start_of_a_fresh_slot(&s);
+    // A warm instance signing with a key it could read without KMS (a PEM record from before).
+    let warm = wrapped_ring(&s, &common::unreachable_kms("any").await);
+    let old = ring(&s).signer().await.expect("plain key");
+    assert_eq!(warm.signer().await.expect("warm signer").kid, old.kid);
+    // An operator rotates in a wrapped key; the warm instance's KMS is down when it rechecks.
+    let kms = common::kms_key().await;
+    wrapped_ring(&s, &kms).rotate().await.expect("rotate");
+    advance_to(&s, (s.clock().now() + SIGNER_RECHECK).min(end - 1));
+    assert!(
+        matches!(warm.signer().await, Err(StoreError::Unavailable(_))),
+        "the replaced key must not keep signing"
+    );
+}

@@ -214,11 +214,7 @@ async fn discovery_events_take_their_urls_from_the_api_gateway_domain() {
             );
         } else if s.route.path.ends_with("jwks.json") {
             // An array, empty until the token function's signer creates the first key.
-            assert!(
-                doc["keys"].as_array().is_some(),
-                "events/{}: {doc}",
-                s.file
-            );
+            assert!(doc["keys"].as_array().is_some(), "events/{}: {doc}", s.file);
         } else {
             assert_eq!(doc["issuer"], base, "events/{}", s.file);
             assert_eq!(
