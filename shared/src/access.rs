@@ -8,11 +8,8 @@ use crate::store::{Op, Table};
 
 type Access = &'static [(Table, Op)];
 
-const DISCOVERY: Access = &[
-    (Table::Keys, Op::Get),
-    (Table::Keys, Op::Create),
-    (Table::Keys, Op::QueryByOwner),
-];
+// Public keys only: publishing never creates a key (see `keys`).
+const DISCOVERY: Access = &[(Table::Keys, Op::QueryByOwner)];
 
 const REGISTER: Access = &[(Table::Clients, Op::Create), (Table::Limits, Op::Increment)];
 
@@ -110,7 +107,12 @@ pub fn of(function: &str) -> Option<Access> {
 pub fn service_actions(function: &str) -> &'static [&'static str] {
     match function {
         // Verification codes and reset links (`crate::mail::Ses`), on the sender identity only.
-        "AuthorizeFunction" => &["ses:SendEmail"],
+        // Upstream client secrets (`crate::upstream::secret`), on each configured provider's only.
+        "AuthorizeFunction" => &["ses:SendEmail", "secretsmanager:GetSecretValue"],
+        // Wrapping the signing keys it creates, unwrapping the active one (`crate::kms`).
+        "TokenFunction" => &["kms:Encrypt", "kms:Decrypt"],
+        // Unwrapping request-state secrets only (an encryption-context condition in its policy).
+        "McpFunction" => &["kms:Decrypt"],
         _ => &[],
     }
 }

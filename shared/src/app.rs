@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::{Config, MailConfig, StoreConfig};
-use crate::keys::KeyRing;
+use crate::keys::{KeyRing, Wrapping};
+use crate::kms::Kms;
 use crate::mail::{Disabled, Outbox, Ses, SharedMailer};
 use crate::store::dynamo::DynamoStore;
 use crate::store::embedded::EmbeddedStore;
@@ -76,7 +77,13 @@ impl AppState {
             MailConfig::Outbox { dir, .. } => Arc::new(Outbox::new(dir.clone(), !config.json_logs)),
             MailConfig::Disabled => Arc::new(Disabled),
         };
-        Ok(AppState::with_mailer(config, store, mailer))
+        let wrapping = match &config.signing_key_kms {
+            Some(k) => Wrapping::Kms(Kms::connect(&k.key_id, k.endpoint.as_deref()).await),
+            None => Wrapping::None,
+        };
+        let mut state = AppState::with_mailer(config, store, mailer);
+        state.keys = state.keys.with_wrapping(wrapping);
+        Ok(state)
     }
 }
 

@@ -83,6 +83,18 @@ pub struct Config {
     /// argon2 computations allowed at once in this process (`ARGON2_CONCURRENCY`; see
     /// `crate::accounts::password::Limiter`).
     pub argon2_concurrency: usize,
+    /// The KMS key that wraps signing keys at rest (`SIGNING_KEY_KMS_ID`, `KMS_ENDPOINT`; see
+    /// `crate::kms`). `None`: keys stay as PEM in the store, refused in Lambda on DynamoDB.
+    pub signing_key_kms: Option<KmsConfig>,
+}
+
+/// Where signing keys are wrapped (see `crate::kms`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KmsConfig {
+    /// Key id, key ARN, alias name (`alias/…`) or alias ARN.
+    pub key_id: String,
+    /// An emulator's URL; AWS's regional endpoint when `None`.
+    pub endpoint: Option<String>,
 }
 
 /// Which mailer sends verification codes and reset links (see `crate::mail`).
@@ -346,6 +358,27 @@ impl Config {
 
         let signup = crate::accounts::policy::SignupPolicy::from_lookup(&get)?;
 
+        let signing_key_kms = match get("SIGNING_KEY_KMS_ID").filter(|v| !v.trim().is_empty()) {
+            Some(key_id) => Some(KmsConfig {
+                key_id,
+                endpoint: match get("KMS_ENDPOINT") {
+                    Some(v) if parse_public_url(&v).is_none() => {
+                        return Err(err("KMS_ENDPOINT", "an http(s) URL such as http://127.0.0.1:5000", &v));
+                    }
+                    other => other,
+                },
+            }),
+            // A private key readable from the table is what this setting exists to prevent.
+            None if in_lambda && matches!(store, StoreConfig::Dynamo { .. }) => {
+                return Err(err(
+                    "SIGNING_KEY_KMS_ID",
+                    "the KMS key that wraps signing keys (key id, ARN or alias/…), required in Lambda",
+                    "",
+                ));
+            }
+            None => None,
+        };
+
         Ok(Config {
             public_url,
             store,
@@ -358,6 +391,7 @@ impl Config {
             unconfirmed_client_ttl,
             json_logs,
             providers: crate::upstream::config::from_lookup(&get)?,
+            signing_key_kms,
             conformance_fixtures,
             cimd_allow_loopback,
             mail,
@@ -447,6 +481,7 @@ mod tests {
             ("AWS_LAMBDA_FUNCTION_NAME", "f"),
             ("STORE", "dynamodb"),
             ("MAIL_FROM", "no-reply@mcp.example.com"),
+            ("SIGNING_KEY_KMS_ID", "alias/signing"),
         ])
         .unwrap();
         assert!(matches!(c.mail, MailConfig::Ses { .. }));
@@ -485,5 +520,22 @@ mod tests {
         assert_eq!(base_str(&u), "https://mcp.example.com");
         let u = parse_public_url("https://example.com/tenant/").unwrap();
         assert_eq!(base_str(&u), "https://example.com/tenant");
+    }
+
+    #[test]
+    fn lambda_on_dynamodb_refuses_to_start_without_a_kms_key_for_signing_keys() {
+        let lambda = [
+            ("AWS_LAMBDA_FUNCTION_NAME", "f"),
+            ("STORE", "dynamodb"),
+            ("MAIL_FROM", "no-reply@mcp.example.com"),
+        ];
+        assert_eq!(with(&lambda).unwrap_err().var, "SIGNING_KEY_KMS_ID");
+        assert_eq!(
+            with(&[("STORE", "dynamodb")]).unwrap().signing_key_kms,
+            None,
+            "outside Lambda it is optional"
+        );
+        let e = with(&[("SIGNING_KEY_KMS_ID", "alias/k"), ("KMS_ENDPOINT", "nowhere")]).unwrap_err();
+        assert_eq!(e.var, "KMS_ENDPOINT");
     }
 }

@@ -15,6 +15,13 @@
 //! Verifiers cache public keys by `kid` and go back to the store only for a `kid` they have not
 //! seen, at most once per [`REFRESH_FLOOR`] seconds, so forged `kid`s cannot flood the store.
 //!
+//! At rest ([`Wrapping`]): in AWS each private key is stored only encrypted under a KMS key
+//! (`crate::kms`), unwrapped once per instance by the functions that sign; the secret that seals
+//! MCP `requestState` is a separate random value per key, wrapped under its own encryption
+//! context. Publishing needs neither: [`KeyRing::jwks`] serves the public halves that exist and
+//! never creates a key. Locally (the embedded store) the PEM stays in the store's own file under
+//! `.data/`, which is git-ignored.
+//!
 //! Not for: claims and token validation rules (see `tokens`).
 
 use std::collections::HashMap;
@@ -41,12 +48,39 @@ pub const SIGNER_RECHECK: i64 = 60;
 #[derive(Serialize, Deserialize, Clone)]
 struct KeyRecord {
     kid: String,
-    /// PKCS#8 PEM. The one secret that must be stored usable: signing needs it. DynamoDB encrypts
-    /// it at rest, and only the functions that sign or publish keys may read the table.
-    private_pem: String,
+    /// PKCS#8 PEM, only where keys are not wrapped ([`Wrapping::None`]: the local store file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    private_pem: Option<String>,
+    /// The private key and the request-state secret, each encrypted under the KMS key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    wrapped: Option<WrappedKey>,
     x: String,
     y: String,
     created_at: i64,
+}
+
+#[derive(Serialize, Deserialize, Clone)]
+struct WrappedKey {
+    /// KMS ciphertext (base64url) of the PKCS#8 DER; `None` once the key was rotated out, as a
+    /// retired key only verifies and never signs again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+    /// KMS ciphertext (base64url) of 32 random bytes: [`KeyRing::derived_secret`].
+    seal: String,
+}
+
+/// How private halves are kept at rest.
+#[derive(Clone, Debug, Default)]
+pub enum Wrapping {
+    /// As PEM in the store: for the embedded store, whose file is local (`.data/`, git-ignored).
+    #[default]
+    None,
+    /// Encrypted under a KMS key (`SIGNING_KEY_KMS_ID`); required in Lambda.
+    Kms(crate::kms::Kms),
+}
+
+fn kms_error(e: crate::kms::KmsError) -> StoreError {
+    StoreError::Unavailable(e.to_string())
 }
 
 /// A key that can sign.
@@ -62,6 +96,8 @@ struct Cache {
     public: HashMap<String, (String, String)>,
     /// Per `kid`, the secret [`KeyRing::derived_secret`] hands out.
     derived: HashMap<String, [u8; 32]>,
+    /// Per `kid`, the wrapped form of that secret, unwrapped on first use.
+    sealed: HashMap<String, String>,
     refreshed_at: Option<i64>,
 }
 
@@ -69,16 +105,20 @@ impl Cache {
     fn remember(&mut self, record: &KeyRecord) {
         self.public
             .insert(record.kid.clone(), (record.x.clone(), record.y.clone()));
-        self.derived.insert(record.kid.clone(), derive(record));
+        if let Some(pem) = &record.private_pem {
+            self.derived.insert(record.kid.clone(), derive(pem));
+        } else if let Some(w) = &record.wrapped {
+            self.sealed.insert(record.kid.clone(), w.seal.clone());
+        }
     }
 }
 
 /// HMAC-SHA-256 of a fixed label under the private key's PEM: a secret only holders of the key
 /// record can compute, which says nothing about the key itself (HMAC is a PRF).
-fn derive(record: &KeyRecord) -> [u8; 32] {
+fn derive(private_pem: &str) -> [u8; 32] {
     use hmac::{Hmac, Mac};
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(record.private_pem.as_bytes())
-        .expect("HMAC takes keys of any length");
+    let mut mac =
+        <Hmac<sha2::Sha256> as Mac>::new_from_slice(private_pem.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(b"mcp-oauth derived secret v1");
     mac.finalize().into_bytes().into()
 }
@@ -88,6 +128,7 @@ pub struct KeyRing {
     store: Store,
     rotation: i64,
     access_ttl: i64,
+    wrapping: Wrapping,
     cache: Arc<RwLock<Cache>>,
 }
 
@@ -128,7 +169,8 @@ fn thumbprint(x: &str, y: &str) -> String {
     sha256_b64(format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#).as_bytes())
 }
 
-fn generate(now: i64) -> StoreResult<KeyRecord> {
+/// A new key: its record as stored, and its PKCS#8 DER to sign with right away.
+async fn generate(now: i64, wrapping: &Wrapping) -> StoreResult<(KeyRecord, Vec<u8>)> {
     let secret = loop {
         // 32 random bytes are a valid scalar except with probability ~2^-128; retry then.
         if let Ok(k) = p256::SecretKey::from_slice(&random_bytes::<32>()) {
@@ -140,17 +182,74 @@ fn generate(now: i64) -> StoreResult<KeyRecord> {
         (Some(x), Some(y)) => (b64(x), b64(y)),
         _ => return Err(StoreError::Corrupt("generated an identity point".into())),
     };
-    let private_pem = secret
-        .to_pkcs8_pem(LineEnding::LF)
+    let der = secret
+        .to_pkcs8_der()
         .map_err(|e| StoreError::Corrupt(e.to_string()))?
-        .to_string();
-    Ok(KeyRecord {
-        kid: thumbprint(&x, &y),
+        .as_bytes()
+        .to_vec();
+    let kid = thumbprint(&x, &y);
+    let (private_pem, wrapped) = match wrapping {
+        Wrapping::None => (
+            Some(
+                secret
+                    .to_pkcs8_pem(LineEnding::LF)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                    .to_string(),
+            ),
+            None,
+        ),
+        Wrapping::Kms(kms) => {
+            use crate::kms::Purpose;
+            let key = kms.wrap(&der, Purpose::SigningKey, &kid).await.map_err(kms_error)?;
+            let seal = kms
+                .wrap(&random_bytes::<32>(), Purpose::RequestState, &kid)
+                .await
+                .map_err(kms_error)?;
+            (
+                None,
+                Some(WrappedKey {
+                    key: Some(b64(&key)),
+                    seal: b64(&seal),
+                }),
+            )
+        }
+    };
+    let record = KeyRecord {
+        kid,
         private_pem,
+        wrapped,
         x,
         y,
         created_at: now,
-    })
+    };
+    Ok((record, der))
+}
+
+/// The private key of a stored record, unwrapping it if need be. `None`: a rotated-out key.
+async fn private_der(record: &KeyRecord, wrapping: &Wrapping) -> StoreResult<Option<Vec<u8>>> {
+    use p256::pkcs8::DecodePrivateKey;
+    if let Some(pem) = &record.private_pem {
+        let key = p256::SecretKey::from_pkcs8_pem(pem)
+            .map_err(|e| StoreError::Corrupt(format!("signing key {}: {e}", record.kid)))?;
+        let der = key.to_pkcs8_der().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        return Ok(Some(der.as_bytes().to_vec()));
+    }
+    let Some(wrapped) = record.wrapped.as_ref().and_then(|w| w.key.as_ref()) else {
+        return Ok(None);
+    };
+    let Wrapping::Kms(kms) = wrapping else {
+        return Err(StoreError::Unavailable(format!(
+            "signing key {} is wrapped under KMS, and SIGNING_KEY_KMS_ID is unset",
+            record.kid
+        )));
+    };
+    let ciphertext = crate::crypto::b64_decode(wrapped)
+        .ok_or_else(|| StoreError::Corrupt(format!("signing key {}: wrapped key is not base64url", record.kid)))?;
+    let der = kms
+        .unwrap(&ciphertext, crate::kms::Purpose::SigningKey, &record.kid)
+        .await
+        .map_err(kms_error)?;
+    Ok(Some(der))
 }
 
 impl KeyRing {
@@ -159,8 +258,15 @@ impl KeyRing {
             store,
             rotation,
             access_ttl,
+            wrapping: Wrapping::None,
             cache: Arc::default(),
         }
+    }
+
+    /// The same ring, creating keys wrapped as `wrapping` says and unwrapping them with it.
+    pub fn with_wrapping(mut self, wrapping: Wrapping) -> Self {
+        self.wrapping = wrapping;
+        self
     }
 
     /// The clock token lifetimes are judged by: the store's.
@@ -188,14 +294,23 @@ impl KeyRing {
         {
             return Ok(signer.clone());
         }
-        let record = self.active_record(slot, now).await?;
+        let (record, fresh) = self.active_record(slot, now).await?;
         let signer = match cached {
             Some((s, _, signer)) if s == slot && signer.kid == record.kid => signer,
-            _ => Arc::new(Signer {
-                kid: record.kid.clone(),
-                key: EncodingKey::from_ec_pem(record.private_pem.as_bytes())
-                    .map_err(|e| StoreError::Corrupt(format!("signing key {}: {e}", record.kid)))?,
-            }),
+            // A new key (or a cold instance): unwrap it; if that fails, nothing is signed, not
+            // even with the key cached before (which may have been rotated out for a reason).
+            _ => {
+                let der = match fresh {
+                    Some(der) => der,
+                    None => private_der(&record, &self.wrapping).await?.ok_or_else(|| {
+                        StoreError::Corrupt(format!("active signing key {} has no private half", record.kid))
+                    })?,
+                };
+                Arc::new(Signer {
+                    kid: record.kid.clone(),
+                    key: EncodingKey::from_ec_der(&der),
+                })
+            }
         };
         let mut cache = self.cache.write().await;
         cache.remember(&record);
@@ -203,25 +318,26 @@ impl KeyRing {
         Ok(signer)
     }
 
-    /// Reads the slot's key, or creates it; of racing creators exactly one write lands.
-    async fn active_record(&self, slot: i64, now: i64) -> StoreResult<KeyRecord> {
+    /// Reads the slot's key, or creates it; of racing creators exactly one write lands. With the
+    /// record, the private key in DER if this call created it.
+    async fn active_record(&self, slot: i64, now: i64) -> StoreResult<(KeyRecord, Option<Vec<u8>>)> {
         if let Some(item) = self.store.get(Table::Keys, &slot_key(slot)).await? {
-            return typed::body(&item);
+            return Ok((typed::body(&item)?, None));
         }
-        let fresh = generate(now)?;
+        let (fresh, der) = generate(now, &self.wrapping).await?;
         let mut item = typed::item(slot_key(slot), &fresh)?;
         item.owner = Some(OWNER.into());
         item.expires_at = Some(self.retire_at(slot));
         if self.store.create(Table::Keys, item).await? {
             tracing::info!(event = "signing_key_created", kid = %fresh.kid, slot);
-            return Ok(fresh);
+            return Ok((fresh, Some(der)));
         }
         let item = self
             .store
             .get(Table::Keys, &slot_key(slot))
             .await?
             .ok_or_else(|| StoreError::Unavailable("signing key vanished after a lost create race".into()))?;
-        typed::body(&item)
+        Ok((typed::body(&item)?, None))
     }
 
     /// Replaces the current slot's key with a new one, which signs from now on (on other
@@ -233,7 +349,7 @@ impl KeyRing {
         let slot = self.slot(now);
         // A lost compare-and-swap means another rotation (or a first signer) got there first.
         for _ in 0..3 {
-            let fresh = generate(now)?;
+            let (fresh, _) = generate(now, &self.wrapping).await?;
             let mut item = typed::item(slot_key(slot), &fresh)?;
             item.owner = Some(OWNER.into());
             item.expires_at = Some(self.retire_at(slot));
@@ -245,7 +361,11 @@ impl KeyRing {
                     None
                 }
                 Some(current) => {
-                    let old: KeyRecord = typed::body(&current)?;
+                    let mut old: KeyRecord = typed::body(&current)?;
+                    // A rotated-out key only verifies: its wrapped private half is dropped.
+                    if let Some(w) = old.wrapped.as_mut() {
+                        w.key = None;
+                    }
                     let mut kept = typed::item(rotated_key(&old.kid), &old)?;
                     kept.owner = Some(OWNER.into());
                     kept.expires_at = current.expires_at;
@@ -293,10 +413,10 @@ impl KeyRing {
         Ok(keys)
     }
 
-    /// Every published key as a JWK Set, making sure the current slot has a key.
+    /// Every published key as a JWK Set: the public halves that exist. Never creates a key, so
+    /// the discovery function needs neither write access nor the wrapping key; before the first
+    /// token the set may be empty.
     pub async fn jwks(&self) -> StoreResult<Value> {
-        let now = self.store.clock().now();
-        let slot = self.slot(now);
         let mut records: Vec<KeyRecord> = self
             .store
             .query_by_owner(Table::Keys, OWNER)
@@ -304,12 +424,6 @@ impl KeyRing {
             .iter()
             .map(typed::body)
             .collect::<StoreResult<_>>()?;
-        if !records.iter().any(|r| self.slot(r.created_at) == slot) {
-            let active = self.active_record(slot, now).await?;
-            if !records.iter().any(|r| r.kid == active.kid) {
-                records.push(active);
-            }
-        }
         records.sort_by_key(|r| std::cmp::Reverse(r.created_at));
         {
             let mut cache = self.cache.write().await;
@@ -339,12 +453,41 @@ impl KeyRing {
     /// any instance must be able to check without a secret of its own (the MCP `requestState`).
     /// It rotates with the key and is gone once the key is retired. `None` for a `kid` that is not
     /// published; an unknown `kid` reaches the store as rarely as in [`Self::verifying_key`].
+    ///
+    /// For a wrapped key, the secret is unwrapped once per instance (KMS `Decrypt` under the
+    /// `request-state` context, which is all the MCP function may decrypt).
     pub async fn derived_secret(&self, kid: &str) -> StoreResult<Option<[u8; 32]>> {
         if let Some(secret) = self.cache.read().await.derived.get(kid) {
             return Ok(Some(*secret));
         }
-        self.refresh().await?;
-        Ok(self.cache.read().await.derived.get(kid).copied())
+        if !self.cache.read().await.sealed.contains_key(kid) {
+            self.refresh().await?;
+        }
+        let cache = self.cache.read().await;
+        if let Some(secret) = cache.derived.get(kid) {
+            return Ok(Some(*secret));
+        }
+        let Some(sealed) = cache.sealed.get(kid).cloned() else {
+            return Ok(None);
+        };
+        drop(cache);
+        let Wrapping::Kms(kms) = &self.wrapping else {
+            return Err(StoreError::Unavailable(format!(
+                "the request-state secret of key {kid} is wrapped under KMS, and SIGNING_KEY_KMS_ID is unset"
+            )));
+        };
+        let ciphertext = crate::crypto::b64_decode(&sealed)
+            .ok_or_else(|| StoreError::Corrupt(format!("signing key {kid}: wrapped secret is not base64url")))?;
+        let plain = kms
+            .unwrap(&ciphertext, crate::kms::Purpose::RequestState, kid)
+            .await
+            .map_err(kms_error)?;
+        let secret: [u8; 32] = plain
+            .as_slice()
+            .try_into()
+            .map_err(|_| StoreError::Corrupt(format!("signing key {kid}: request-state secret is not 32 bytes")))?;
+        self.cache.write().await.derived.insert(kid.to_owned(), secret);
+        Ok(Some(secret))
     }
 
     /// Reloads every published key into the cache, at most once per [`REFRESH_FLOOR`] seconds.

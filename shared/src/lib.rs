@@ -16,6 +16,7 @@ pub mod discovery;
 pub mod form;
 pub mod http;
 pub mod keys;
+pub mod kms;
 pub mod mail;
 pub mod mcp;
 pub mod metrics;

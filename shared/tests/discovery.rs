@@ -207,7 +207,11 @@ async fn cors_preflight_for_get_is_allowed_from_any_origin() {
 
 #[tokio::test]
 async fn jwks_publishes_one_es256_public_key_and_no_private_part() {
-    let doc = fetch(&[], JWKS).await.json();
+    let (store, _clock, _dir) = common::embedded();
+    let state = AppState::new(config_with(&[]), store);
+    // Keys are created by the token function's signer, never by publishing.
+    state.keys.signer().await.expect("signer");
+    let doc = send(&function(discovery::routes, state), get(JWKS)).await.json();
     let keys = doc["keys"].as_array().expect("keys array");
     assert_eq!(keys.len(), 1, "{doc}");
     let k = &keys[0];
@@ -219,6 +223,20 @@ async fn jwks_publishes_one_es256_public_key_and_no_private_part() {
         assert!(k[field].as_str().is_some_and(|s| !s.is_empty()), "{field} missing: {k}");
     }
     assert!(k.get("d").is_none(), "the private scalar must never be published: {k}");
+}
+
+#[tokio::test]
+async fn jwks_before_the_first_key_is_an_empty_set_and_creates_none() {
+    let (store, _clock, _dir) = common::embedded();
+    let app = function(discovery::routes, AppState::new(config_with(&[]), store.clone()));
+    let r = send(&app, get(JWKS)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json(), json!({"keys": []}));
+    let stored = store
+        .query_by_owner(mcp_oauth::store::Table::Keys, "signing")
+        .await
+        .expect("query");
+    assert!(stored.is_empty(), "publishing created a key");
 }
 
 #[tokio::test]

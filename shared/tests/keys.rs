@@ -15,9 +15,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation, decode, decode_header, encode};
 use mcp_oauth::clock::Clock;
-use mcp_oauth::keys::{KeyRing, REFRESH_FLOOR, SIGNER_RECHECK};
-use mcp_oauth::store::Store;
+use mcp_oauth::keys::{KeyRing, REFRESH_FLOOR, SIGNER_RECHECK, Wrapping};
 use mcp_oauth::store::embedded::EmbeddedStore;
+use mcp_oauth::store::{Store, StoreError, Table};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -93,22 +93,22 @@ async fn ten_instances_racing_for_the_signer_create_one_key(s: Store) {
     );
 }
 
-async fn ten_instances_racing_to_publish_on_a_cold_store_create_one_key(s: Store) {
+async fn publishing_on_a_cold_store_creates_no_key(s: Store) {
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let ring = ring(&s);
             tokio::spawn(async move { ring.jwks().await.expect("jwks") })
         })
         .collect();
-    let mut seen = BTreeSet::new();
     for t in tasks {
-        let jwks = t.await.expect("task");
-        for k in jwks["keys"].as_array().expect("keys") {
-            seen.insert(k["kid"].as_str().expect("kid").to_owned());
-        }
+        assert_eq!(t.await.expect("task")["keys"], json!([]), "nothing to publish yet");
     }
-    assert_eq!(seen.len(), 1, "cold JWKS requests created several keys: {seen:?}");
-    assert_eq!(published_kids(&s).await, seen);
+    let kid = ring(&s).signer().await.expect("signer").kid.clone();
+    assert_eq!(
+        published_kids(&s).await,
+        BTreeSet::from([kid]),
+        "the signer's key is published once it exists"
+    );
 }
 
 async fn kid_is_the_rfc7638_thumbprint_of_the_published_key(s: Store) {
@@ -362,7 +362,7 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     ten_instances_racing_for_the_signer_create_one_key,
-    ten_instances_racing_to_publish_on_a_cold_store_create_one_key,
+    publishing_on_a_cold_store_creates_no_key,
     kid_is_the_rfc7638_thumbprint_of_the_published_key,
     token_signed_by_the_signer_verifies_with_the_published_jwk,
     rotation_signs_with_a_new_key_and_publishes_the_old_until_its_tokens_expire,
@@ -388,5 +388,140 @@ async fn signing_key_survives_a_restart_of_the_embedded_store() {
         ring(&store).signer().await.expect("signer").kid,
         kid,
         "no new key after a restart"
+    );
+}
+
+// ---- Keys wrapped under KMS (envelope encryption), against the emulator ----
+
+fn wrapped_ring(s: &Store, kms: &mcp_oauth::kms::Kms) -> KeyRing {
+    ring(s).with_wrapping(Wrapping::Kms(kms.clone()))
+}
+
+/// The stored record of `kid`, as JSON.
+async fn stored_record(s: &Store, kid: &str) -> Value {
+    let items = s.query_by_owner(Table::Keys, "signing").await.expect("query keys");
+    items
+        .iter()
+        .map(|i| mcp_oauth::store::typed::body::<Value>(i).expect("record"))
+        .find(|r| r["kid"] == kid)
+        .expect("the key is stored")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wrapped_key_is_stored_only_as_kms_ciphertext_and_signs_on_a_cold_instance() {
+    let (s, _clock, ()) = common::dynamo().await;
+    let kms = common::kms_key().await;
+    let first = wrapped_ring(&s, &kms).signer().await.expect("signer");
+    let record = stored_record(&s, &first.kid).await;
+    assert!(record.get("private_pem").is_none(), "no PEM at rest: {record}");
+    assert!(record["wrapped"]["key"].is_string() && record["wrapped"]["seal"].is_string());
+
+    // A cold instance unwraps the same key and its tokens verify with the published JWK.
+    let cold = wrapped_ring(&s, &kms).signer().await.expect("cold signer");
+    assert_eq!(cold.kid, first.kid);
+    let token = sign(&cold.key, &cold.kid, "user-1");
+    let keys = published(&s).await;
+    verify(&token, &decoding_key(&keys[0])).expect("verifies with the published key");
+
+    // Publishing needs no KMS at all; the request-state secret needs the KMS key.
+    assert_eq!(published_kids(&s).await, BTreeSet::from([first.kid.clone()]));
+    let a = wrapped_ring(&s, &kms).derived_secret(&first.kid).await.expect("secret");
+    let b = wrapped_ring(&s, &kms).derived_secret(&first.kid).await.expect("secret");
+    assert!(a.is_some() && a == b, "every instance derives the same secret");
+    assert!(
+        ring(&s).derived_secret(&first.kid).await.is_err(),
+        "without the KMS key a wrapped secret is unavailable, not made up"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wrapped_key_rotated_out_keeps_its_public_half_and_seal_but_not_its_private_half() {
+    let (s, _clock, ()) = common::dynamo().await;
+    let kms = common::kms_key().await;
+    let old = wrapped_ring(&s, &kms).signer().await.expect("signer");
+    let before = wrapped_ring(&s, &kms).derived_secret(&old.kid).await.expect("secret");
+    let rotated = wrapped_ring(&s, &kms).rotate().await.expect("rotate");
+    assert_eq!(rotated.previous_kid.as_deref(), Some(old.kid.as_str()));
+    let kept = stored_record(&s, &old.kid).await;
+    assert!(
+        kept["wrapped"].get("key").is_none(),
+        "a retired key cannot sign again: {kept}"
+    );
+    assert_eq!(
+        published_kids(&s).await,
+        BTreeSet::from([old.kid.clone(), rotated.kid.clone()])
+    );
+    let after = wrapped_ring(&s, &kms).derived_secret(&old.kid).await.expect("secret");
+    assert_eq!(before, after, "requestState sealed before the rotation still opens");
+    assert_eq!(wrapped_ring(&s, &kms).signer().await.expect("signer").kid, rotated.kid);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kms_unreachable_at_cold_start_is_unavailable_and_signs_nothing() {
+    let (s, _clock, ()) = common::dynamo().await;
+    let kms = common::kms_key().await;
+    let kid = wrapped_ring(&s, &kms).signer().await.expect("signer").kid.clone();
+    let down = common::unreachable_kms("any").await;
+    match wrapped_ring(&s, &down).signer().await {
+        Err(StoreError::Unavailable(cause)) => assert!(cause.contains("Decrypt"), "{cause}"),
+        Err(e) => panic!("expected unavailable, got {e}"),
+        Ok(_) => panic!("signed without unwrapping the key"),
+    }
+    assert!(matches!(
+        wrapped_ring(&s, &down).derived_secret(&kid).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    // A new slot's key cannot be created either, and nothing half-made is stored.
+    let fresh = common::dynamo().await.0;
+    assert!(matches!(
+        wrapped_ring(&fresh, &down).signer().await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert_eq!(published(&fresh).await, Vec::<Value>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_token_request_while_kms_is_unreachable_is_503_with_retry_after() {
+    use common::oauth::Harness;
+    let (s, _clock, ()) = common::dynamo().await;
+    let kms = common::kms_key().await;
+    let mut up = common::state(s.clone());
+    up.keys = up.keys.with_wrapping(Wrapping::Kms(kms));
+    let h = Harness::with_state(up);
+    let client = h.confidential_client().await;
+    let mut browser = h.browser();
+    let params = h
+        .sign_up_and_approve(&mut browser, &client, "kms-down@example.com", &[])
+        .await;
+    // The slot's key exists (the sign-in flow needs none; a first token request creates it).
+    h.state.keys.signer().await.expect("signer");
+
+    // A cold token function whose KMS refuses connections.
+    let mut down = common::state(s.clone());
+    down.keys = down
+        .keys
+        .with_wrapping(Wrapping::Kms(common::unreachable_kms("any").await));
+    let cold = Harness::with_state(down);
+    let reply = cold.redeem(&client, &params["code"]).await;
+    assert_eq!(reply.status, http::StatusCode::SERVICE_UNAVAILABLE, "{}", reply.text());
+    assert!(reply.header("retry-after").is_some(), "503 says when to retry");
+    assert_eq!(reply.json()["error"], "temporarily_unavailable");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_warm_signer_that_cannot_unwrap_the_rotated_in_key_signs_nothing_rather_than_the_old_key() {
+    let (s, _clock, ()) = common::dynamo().await;
+    let end = start_of_a_fresh_slot(&s);
+    // A warm instance signing with a key it could read without KMS (a PEM record from before).
+    let warm = wrapped_ring(&s, &common::unreachable_kms("any").await);
+    let old = ring(&s).signer().await.expect("plain key");
+    assert_eq!(warm.signer().await.expect("warm signer").kid, old.kid);
+    // An operator rotates in a wrapped key; the warm instance's KMS is down when it rechecks.
+    let kms = common::kms_key().await;
+    wrapped_ring(&s, &kms).rotate().await.expect("rotate");
+    advance_to(&s, (s.clock().now() + SIGNER_RECHECK).min(end - 1));
+    assert!(
+        matches!(warm.signer().await, Err(StoreError::Unavailable(_))),
+        "the replaced key must not keep signing"
     );
 }

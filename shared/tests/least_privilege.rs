@@ -24,6 +24,15 @@ fn scalar(v: &Value) -> Option<&str> {
     }
 }
 
+/// A statement, or the one a `!If [Condition, statement, !Ref AWS::NoValue]` grants when its
+/// condition holds: a conditional grant is checked as if granted.
+fn statement(v: &Value) -> &Value {
+    match v {
+        Value::Tagged(t) if t.tag == "If" => &t.value.as_sequence().expect("!If takes a list")[1],
+        other => other,
+    }
+}
+
 fn tables_by_logical_id(doc: &Value) -> BTreeMap<String, Table> {
     let mut out = BTreeMap::new();
     for (id, res) in doc["Resources"].as_mapping().unwrap() {
@@ -65,7 +74,7 @@ fn granted_services() -> BTreeMap<String, BTreeSet<String>> {
         }
         let mut actions = BTreeSet::new();
         for policy in res["Properties"]["Policies"].as_sequence().into_iter().flatten() {
-            for st in policy["Statement"].as_sequence().into_iter().flatten() {
+            for st in policy["Statement"].as_sequence().into_iter().flatten().map(statement) {
                 let listed: Vec<&str> = match &st["Action"] {
                     Value::Sequence(a) => a.iter().filter_map(scalar).collect(),
                     other => vec![scalar(other).unwrap()],
@@ -109,7 +118,7 @@ fn granted() -> BTreeMap<String, BTreeSet<Grant>> {
             let statements = policy["Statement"]
                 .as_sequence()
                 .unwrap_or_else(|| panic!("{id:?}: only inline statements are allowed"));
-            for st in statements {
+            for st in statements.iter().map(statement) {
                 assert_eq!(scalar(&st["Effect"]), Some("Allow"));
                 let actions: Vec<&str> = match &st["Action"] {
                     Value::Sequence(a) => a.iter().filter_map(scalar).collect(),

@@ -1,11 +1,43 @@
 //! After a full flow (registration with a secret, sign-up, consent, code, tokens, refresh), no
-//! stored record and no log line holds a usable client secret, password, code, token or cookie.
+//! stored record and no log line holds a usable client secret, password, code, token or cookie,
+//! nor the private signing key (wrapped under KMS on the emulator, as in AWS).
 
 mod common;
 
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use common::oauth::{Harness, PASSWORD};
 use http::StatusCode;
+use mcp_oauth::keys::Wrapping;
+use mcp_oauth::kms::{Kms, Purpose};
 use mcp_oauth::store::Table;
+use p256::pkcs8::DecodePrivateKey;
+
+/// Every stored signing key's PKCS#8 DER and raw scalar, unwrapped with KMS as the token function
+/// would; and the request-state secret. At least one key, or the flow signed nothing.
+async fn signing_keys(h: &Harness, kms: &Kms) -> Vec<(&'static str, Vec<u8>)> {
+    let mut out = Vec::new();
+    for item in h.store.query_by_owner(Table::Keys, "signing").await.unwrap() {
+        let record: serde_json::Value = mcp_oauth::store::typed::body(&item).unwrap();
+        let kid = record["kid"].as_str().unwrap();
+        assert!(record.get("private_pem").is_none(), "a PEM is stored");
+        let unwrap = |field: &str| {
+            URL_SAFE_NO_PAD
+                .decode(record["wrapped"][field].as_str().unwrap())
+                .unwrap()
+        };
+        let der = kms.unwrap(&unwrap("key"), Purpose::SigningKey, kid).await.unwrap();
+        let scalar = p256::SecretKey::from_pkcs8_der(&der).unwrap().to_bytes().to_vec();
+        let seal = kms.unwrap(&unwrap("seal"), Purpose::RequestState, kid).await.unwrap();
+        out.extend([
+            ("PKCS#8 private key", der),
+            ("private scalar", scalar),
+            ("request-state secret", seal),
+        ]);
+    }
+    assert!(!out.is_empty(), "the flow signed tokens, so a key is stored");
+    out
+}
 
 #[tokio::test]
 async fn no_usable_secret_is_stored_or_logged_after_a_full_flow() {
@@ -18,7 +50,10 @@ async fn no_usable_secret_is_stored_or_logged_after_a_full_flow() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let (store, backend) = common::dynamo_backend().await;
-    let h = Harness::new(store);
+    let kms = common::kms_key().await;
+    let mut state = common::state(store);
+    state.keys = state.keys.with_wrapping(Wrapping::Kms(kms.clone()));
+    let h = Harness::with_state(state);
     let client = h.confidential_client().await;
     let mut browser = h.browser();
     let params = h
@@ -72,6 +107,13 @@ async fn no_usable_secret_is_stored_or_logged_after_a_full_flow() {
         ("refresh token", r1.split_once('.').unwrap().1.to_owned()),
         ("rotated refresh token", r2.split_once('.').unwrap().1.to_owned()),
     ];
+    // The signing key, in every form it could leak in: PEM, PKCS#8 DER, the raw scalar.
+    secrets.push(("PEM private key", "PRIVATE KEY".to_owned()));
+    for (what, bytes) in signing_keys(&h, &kms).await {
+        secrets.push((what, STANDARD.encode(&bytes)));
+        secrets.push((what, URL_SAFE_NO_PAD.encode(&bytes)));
+        secrets.push((what, bytes.iter().map(|b| format!("{b:02x}")).collect()));
+    }
     for (name, value) in &browser.cookies {
         secrets.push(("cookie", format!("{name}={value}")));
         secrets.push(("cookie value", value.clone()));

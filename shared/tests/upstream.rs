@@ -787,3 +787,75 @@ async fn a_pending_github_invitation_is_not_membership() {
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     no_account_at(&w.h, "github", "43", "abe@acme.example").await;
 }
+
+// ---- Client secrets from Secrets Manager (against the emulator) ----
+
+/// A provider whose client secret is the Secrets Manager secret `name` at `endpoint`.
+fn by_secret_name(idp: &Idp, name: &str, endpoint: &str) -> Harness {
+    let (store, _, dir) = embedded();
+    std::mem::forget(dir); // the store outlives this helper; the OS reclaims the temp dir
+    Harness::with_config(
+        store,
+        &[
+            ("OIDC_PROVIDERS", "acme"),
+            ("OIDC_ACME_ISSUER", idp.issuer.as_str()),
+            ("OIDC_ACME_CLIENT_ID", "our-client-at-idp"),
+            ("OIDC_ACME_CLIENT_SECRET_NAME", name),
+            ("OIDC_ACME_NAME", "Acme SSO"),
+            ("SECRETS_ENDPOINT", endpoint),
+        ],
+    )
+}
+
+#[tokio::test]
+async fn a_client_secret_named_in_secrets_manager_is_read_and_used_for_the_code_exchange() {
+    let endpoint = common::dynamo_endpoint();
+    let name = format!("mcp-oauth/acme-{}", common::unique_prefix().trim_end_matches('-'));
+    mcp_oauth::upstream::secret::connect(Some(&endpoint))
+        .await
+        .create_secret()
+        .name(&name)
+        .secret_string(r#"{"client_secret":"from-secrets-manager"}"#)
+        .send()
+        .await
+        .expect("create the secret on the emulator");
+    let idp = Idp::start("our-client-at-idp").await;
+    *idp.client_secret.lock().unwrap() = Some("from-secrets-manager".into());
+    let h = by_secret_name(&idp, &name, &endpoint);
+    let client = h.public_web_client().await;
+    let mut browser = h.browser();
+    let provider_url = press(&client, &mut browser, "acme", "Acme SSO").await;
+    assert!(
+        provider_url.starts_with(&format!("{}/authorize", idp.issuer)),
+        "{provider_url}"
+    );
+    let code = idp.sign_in(&provider_url, Answer::verified("u-sm", "sam@acme.example"));
+    let consent = browser.get(&callback_path(&provider_url, Some(&code), None)).await;
+    assert_eq!(
+        consent.status,
+        StatusCode::OK,
+        "the provider accepted the secret: {}",
+        consent.text()
+    );
+    assert!(consent.text().contains("value=\"approve\""));
+}
+
+#[tokio::test]
+async fn secrets_manager_unreachable_makes_the_sign_in_button_a_503_retry_page() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let idp = Idp::start("our-client-at-idp").await;
+    let h = by_secret_name(&idp, "mcp-oauth/unreachable", &endpoint);
+    let client = h.public_client().await;
+    let mut browser = h.browser();
+    let login = browser.get(&Harness::authorize_url(&client, &[])).await;
+    let mut fields = common::oauth::inputs(&login.text());
+    fields.retain(|k, _| !matches!(k.as_str(), "email" | "password"));
+    fields.insert("provider".into(), "acme".into());
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let reply = browser.send(post_form("/oauth/authorize", &pairs)).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.text());
+    assert!(reply.header("retry-after").is_some(), "503 says when to retry");
+    assert_retryable(&reply);
+}

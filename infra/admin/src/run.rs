@@ -38,6 +38,16 @@ fn config(stack: Option<&str>) -> Result<Config, mcp_oauth::config::ConfigError>
             match k {
                 "STORE" => return Some("dynamodb".to_owned()),
                 "TABLE_PREFIX" => return Some(format!("{stack}-")),
+                // The stack's wrapping key, by the alias template.yaml gives it: a key rotated
+                // from here is stored wrapped like the token function's, never as PEM.
+                "SIGNING_KEY_KMS_ID" => {
+                    return Some(
+                        std::env::var(k)
+                            .ok()
+                            .filter(|v| !v.is_empty())
+                            .unwrap_or_else(|| format!("alias/{stack}-signing-keys")),
+                    );
+                }
                 _ => {}
             }
         }

@@ -213,11 +213,8 @@ async fn discovery_events_take_their_urls_from_the_api_gateway_domain() {
                 s.file
             );
         } else if s.route.path.ends_with("jwks.json") {
-            assert!(
-                doc["keys"].as_array().is_some_and(|k| !k.is_empty()),
-                "events/{}: {doc}",
-                s.file
-            );
+            // An array, empty until the token function's signer creates the first key.
+            assert!(doc["keys"].as_array().is_some(), "events/{}: {doc}", s.file);
         } else {
             assert_eq!(doc["issuer"], base, "events/{}", s.file);
             assert_eq!(

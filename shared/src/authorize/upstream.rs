@@ -118,6 +118,19 @@ pub(super) async fn start(ctx: &mut Ctx, provider_id: &str) -> Response {
             );
         }
     };
+    // Read (once per instance) before the user leaves for the provider, so an unreachable
+    // Secrets Manager is a page to retry now, not a failed callback later.
+    if let Err(e) = crate::upstream::secret::resolve(&provider.client_secret, &provider.name).await {
+        let mut page = retry_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign-in is unavailable",
+            &e.to_string(),
+            &params,
+        );
+        page.headers_mut()
+            .insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("5"));
+        return page;
+    }
     let state = random_token();
     let binding = random_token();
     let secrets = AttemptSecrets::from_cookie(&binding);

@@ -7,6 +7,10 @@
 //! | `GITHUB_CLIENT_ID`, `GITHUB_CLIENT_SECRET`, optional `GITHUB_URL`, `GITHUB_ALLOWED_ORGS` | GitHub (or GitHub Enterprise Server) |
 //! | `GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET`, optional `GOOGLE_ALLOWED_DOMAINS` | Google (OpenID Connect, issuer `https://accounts.google.com`) |
 //! | `OIDC_PROVIDERS=okta,corp` and for each id `OIDC_<ID>_ISSUER`, `OIDC_<ID>_CLIENT_ID`, `OIDC_<ID>_CLIENT_SECRET`, optional `OIDC_<ID>_NAME`, `OIDC_<ID>_SCOPES`, `OIDC_<ID>_ALLOWED_DOMAINS`, `OIDC_<ID>_EMAIL_VERIFIED` | any OpenID Connect provider |
+//!
+//! Every `*_CLIENT_SECRET` may instead be given as `*_CLIENT_SECRET_NAME`: the name or ARN of a
+//! Secrets Manager secret, read on first use (see `secret`; `SECRETS_ENDPOINT` for an emulator).
+//! In Lambda only that form is accepted, so no secret sits in an environment variable.
 
 use std::fmt;
 
@@ -14,6 +18,7 @@ use url::Url;
 
 use super::github;
 use super::policy::{EmailTrust, Policy};
+use super::secret::ClientSecret;
 use crate::config::ConfigError;
 
 #[derive(Clone, PartialEq)]
@@ -30,7 +35,7 @@ pub struct ProviderConfig {
     pub name: String,
     pub kind: ProviderKind,
     pub client_id: String,
-    pub client_secret: String,
+    pub client_secret: ClientSecret,
     pub scopes: Vec<String>,
     /// Who may sign in through this provider, and when its emails count as verified.
     pub policy: Policy,
@@ -51,7 +56,7 @@ impl fmt::Debug for ProviderConfig {
             .field("name", &self.name)
             .field("kind", &kind)
             .field("client_id", &self.client_id)
-            .field("client_secret", &"<redacted>")
+            .field("client_secret", &self.client_secret)
             .field("scopes", &self.scopes)
             .field("policy", &self.policy)
             .field("github", &self.github)
@@ -83,12 +88,33 @@ fn var_name(id: &str, suffix: &str) -> &'static str {
     Box::leak(format!("OIDC_{}_{suffix}", id.to_uppercase().replace('-', "_")).into_boxed_str())
 }
 
+/// A client id and its secret, given as `<secret_var>` (a value) or `<secret_var>_NAME` (a
+/// Secrets Manager secret); in Lambda only the latter.
 fn pair(
     get: &impl Fn(&str) -> Option<String>,
     id_var: &'static str,
     secret_var: &'static str,
-) -> Result<Option<(String, String)>, ConfigError> {
-    match (get(id_var), get(secret_var)) {
+) -> Result<Option<(String, ClientSecret)>, ConfigError> {
+    let name_var: &'static str = Box::leak(format!("{secret_var}_NAME").into_boxed_str());
+    let in_lambda = get("AWS_LAMBDA_FUNCTION_NAME").is_some();
+    let secret = match (get(secret_var), get(name_var)) {
+        (Some(_), Some(_)) => return Err(err(secret_var, "unset when its _NAME form is set", "")),
+        // An environment variable is readable by whoever can read the function's configuration.
+        (Some(_), None) if in_lambda => {
+            return Err(err(
+                secret_var,
+                "unset in Lambda: give the secret's name or ARN in its _NAME form",
+                "",
+            ));
+        }
+        (Some(v), None) => Some(ClientSecret::Value(v)),
+        (None, Some(name)) => Some(ClientSecret::Stored {
+            name,
+            endpoint: get("SECRETS_ENDPOINT"),
+        }),
+        (None, None) => None,
+    };
+    match (get(id_var), secret) {
         (Some(id), Some(secret)) => Ok(Some((id, secret))),
         (None, None) => Ok(None),
         (Some(_), None) => Err(err(secret_var, "set together with its client id", "")),
@@ -418,6 +444,34 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(g[0].policy.allowed_domains, ["example.com"]);
+    }
+
+    #[test]
+    fn in_lambda_a_client_secret_is_named_in_secrets_manager_never_given_as_a_value() {
+        let lambda = ("AWS_LAMBDA_FUNCTION_NAME", "f");
+        let e = with(&[lambda, ("GITHUB_CLIENT_ID", "gh"), ("GITHUB_CLIENT_SECRET", "s")]).unwrap_err();
+        assert_eq!(e.var, "GITHUB_CLIENT_SECRET");
+        let p = with(&[
+            lambda,
+            ("GITHUB_CLIENT_ID", "gh"),
+            ("GITHUB_CLIENT_SECRET_NAME", "mcp-oauth/github"),
+        ])
+        .unwrap();
+        assert_eq!(
+            p[0].client_secret,
+            ClientSecret::Stored {
+                name: "mcp-oauth/github".into(),
+                endpoint: None
+            }
+        );
+        let both = with(&[
+            ("GOOGLE_CLIENT_ID", "go"),
+            ("GOOGLE_CLIENT_SECRET", "t"),
+            ("GOOGLE_CLIENT_SECRET_NAME", "n"),
+        ]);
+        assert_eq!(both.unwrap_err().var, "GOOGLE_CLIENT_SECRET");
+        let e = with(&[("GOOGLE_CLIENT_SECRET_NAME", "n")]).unwrap_err();
+        assert_eq!(e.var, "GOOGLE_CLIENT_ID", "a secret name without its client id");
     }
 
     #[test]

@@ -172,7 +172,7 @@ mod tests {
             name: "GitHub".into(),
             kind: ProviderKind::GitHub,
             client_id: "Iv1.abc".into(),
-            client_secret: "s".into(),
+            client_secret: super::super::secret::ClientSecret::Value("s".into()),
             scopes: vec!["read:user".into(), "user:email".into()],
             policy: Default::default(),
             github: Some(Urls::new(&url::Url::parse(DEFAULT_URL).unwrap())),

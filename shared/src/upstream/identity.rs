@@ -36,6 +36,9 @@ pub enum UpstreamError {
     NoVerifiedEmail(String),
     #[error("Sign-in with {0} is not set up correctly on this server.")]
     Misconfigured(String),
+    /// The client secret could not be read (Secrets Manager unreachable): answered as 503.
+    #[error("Sign-in with {0} is unavailable for a moment. Try again shortly.")]
+    SecretUnavailable(String),
     /// The provider vouched for the user, but this server's policy for it does not admit them
     /// (organisation, domain); the message says which.
     #[error("{0}")]
@@ -72,7 +75,13 @@ pub struct Endpoints<'a> {
     pub token: &'a str,
 }
 
-fn client(p: &ProviderConfig, endpoints: &Endpoints<'_>, redirect_uri: &str) -> Result<UpstreamClient, UpstreamError> {
+/// `secret`: the client secret, needed only to redeem a code (an authorization URL carries none).
+fn client(
+    p: &ProviderConfig,
+    secret: Option<String>,
+    endpoints: &Endpoints<'_>,
+    redirect_uri: &str,
+) -> Result<UpstreamClient, UpstreamError> {
     let bad = |_| UpstreamError::Misconfigured(p.name.clone());
     // GitHub's endpoints follow `GITHUB_URL` (an Enterprise Server): they take precedence over
     // the ones passed in, which for GitHub are github.com's (`github::endpoints()`).
@@ -83,8 +92,12 @@ fn client(p: &ProviderConfig, endpoints: &Endpoints<'_>, redirect_uri: &str) -> 
         },
         |urls| urls.endpoints(),
     );
-    Ok(oauth2::Client::new(ClientId::new(p.client_id.clone()))
-        .set_client_secret(ClientSecret::new(p.client_secret.clone()))
+    let client = oauth2::Client::new(ClientId::new(p.client_id.clone()));
+    let client = match secret {
+        Some(s) => client.set_client_secret(ClientSecret::new(s)),
+        None => client,
+    };
+    Ok(client
         .set_auth_uri(AuthUrl::new(endpoints.authorization.to_owned()).map_err(bad)?)
         .set_token_uri(TokenUrl::new(endpoints.token.to_owned()).map_err(bad)?)
         .set_redirect_uri(RedirectUrl::new(redirect_uri.to_owned()).map_err(bad)?))
@@ -118,7 +131,7 @@ pub fn authorize_url(
     with_nonce: bool,
 ) -> Result<url::Url, UpstreamError> {
     let challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(secrets.verifier.clone()));
-    let client = client(p, endpoints, redirect_uri)?;
+    let client = client(p, None, endpoints, redirect_uri)?;
     let state = state.to_owned();
     let mut req = client
         .authorize_url(move || CsrfToken::new(state))
@@ -146,7 +159,8 @@ pub async fn exchange(
     code: &str,
     secrets: &AttemptSecrets,
 ) -> Result<TokenResponse, UpstreamError> {
-    let client = client(p, endpoints, redirect_uri)?;
+    let secret = super::secret::resolve(&p.client_secret, &p.name).await?;
+    let client = client(p, Some(secret), endpoints, redirect_uri)?;
     client
         .exchange_code(AuthorizationCode::new(code.to_owned()))
         .set_pkce_verifier(PkceCodeVerifier::new(secrets.verifier.clone()))

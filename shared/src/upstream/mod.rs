@@ -5,6 +5,7 @@
 //! - `oidc`: any OpenID Connect provider by its issuer URL: discovery, ID token validation.
 //! - `github`: GitHub, which speaks OAuth 2.0 but not OpenID Connect.
 //! - `identity`: what a provider says about the user, and the checks every provider shares.
+//! - `secret`: client secrets, as values locally and from Secrets Manager in AWS.
 //! - `policy`: who each provider may admit (organisations, hosted domains), and when its emails
 //!   count as verified.
 //!
@@ -16,6 +17,7 @@ pub mod github;
 pub mod identity;
 pub mod oidc;
 pub mod policy;
+pub mod secret;
 
 pub use config::{ProviderConfig, ProviderKind};
 pub use identity::{Identity, UpstreamError};

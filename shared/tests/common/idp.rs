@@ -55,6 +55,9 @@ struct Issued {
 pub struct Idp {
     pub issuer: String,
     pub client_id: String,
+    /// When set, the token endpoint refuses a request without this client secret (HTTP Basic,
+    /// RFC 6749 §2.3.1, or `client_secret` in the form).
+    pub client_secret: Arc<Mutex<Option<String>>>,
     keys: KeyRing,
     codes: Arc<Mutex<HashMap<String, Issued>>>,
     tokens: Arc<Mutex<HashMap<String, Answer>>>,
@@ -70,6 +73,7 @@ impl Idp {
         let idp = Idp {
             issuer,
             client_id: client_id.into(),
+            client_secret: Arc::default(),
             keys: KeyRing::new(store, 86_400, 3600),
             codes: Arc::default(),
             tokens: Arc::default(),
@@ -116,7 +120,30 @@ async fn jwks(State(idp): State<Idp>) -> Json<Value> {
     Json(idp.keys.jwks().await.unwrap())
 }
 
-async fn token(State(idp): State<Idp>, Form(form): Form<HashMap<String, String>>) -> (http::StatusCode, Json<Value>) {
+/// Whether the request carries the client secret the provider expects (if it expects one).
+fn authenticated(idp: &Idp, headers: &http::HeaderMap, form: &HashMap<String, String>) -> bool {
+    use base64::Engine;
+    let Some(secret) = idp.client_secret.lock().unwrap().clone() else {
+        return true;
+    };
+    let basic = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok());
+    basic.as_deref() == Some(format!("{}:{secret}", idp.client_id).as_str())
+        || form.get("client_secret") == Some(&secret)
+}
+
+async fn token(
+    State(idp): State<Idp>,
+    headers: http::HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> (http::StatusCode, Json<Value>) {
+    if !authenticated(&idp, &headers, &form) {
+        return (http::StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_client"})));
+    }
     let bad = || (http::StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_grant"})));
     let Some(issued) = form.get("code").and_then(|c| idp.codes.lock().unwrap().remove(c)) else {
         return bad();

@@ -53,6 +53,32 @@ pub async fn dynamo_backend() -> (Store, DynamoStore) {
     (Store::new(backend.clone()), backend)
 }
 
+/// A fresh symmetric KMS key on the emulator (moto answers KMS on the DynamoDB endpoint), as the
+/// wrapping of signing keys.
+pub async fn kms_key() -> mcp_oauth::kms::Kms {
+    let endpoint = dynamo_endpoint();
+    let setup = mcp_oauth::kms::Kms::connect("unused", Some(&endpoint)).await;
+    let key = setup
+        .client()
+        .create_key()
+        .send()
+        .await
+        .expect("create a KMS key on the emulator");
+    let id = key.key_metadata().expect("key metadata").key_id().to_owned();
+    mcp_oauth::kms::Kms::connect(&id, Some(&endpoint)).await
+}
+
+/// A KMS client for `key_id` at a loopback port nothing listens on: every call fails to connect.
+pub async fn unreachable_kms(key_id: &str) -> mcp_oauth::kms::Kms {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    // The listener is dropped here, so the port refuses connections.
+    mcp_oauth::kms::Kms::connect(key_id, Some(&format!("http://127.0.0.1:{port}"))).await
+}
+
 use axum::Router;
 use axum::body::Body;
 use http::{HeaderMap, Request, StatusCode};

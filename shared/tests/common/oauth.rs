@@ -151,6 +151,15 @@ impl Harness {
         Self::with_config(store, &[])
     }
 
+    /// A harness serving every function on one prepared state (its keys wrapped under KMS, say).
+    pub fn with_state(state: AppState) -> Self {
+        Harness {
+            router: app(state.clone()),
+            store: state.store.clone(),
+            state,
+        }
+    }
+
     pub fn with_config(store: Store, vars: &[(&str, &str)]) -> Self {
         let state = AppState::new(super::config_with(vars), store.clone());
         Harness {
