@@ -103,6 +103,9 @@ async fn authorization_code(state: &AppState, urls: &Urls, client: Client, p: &P
     // code is touched.
     resource::resolve(p.get("resource"), urls).map_err(|e| ApiError::bad_request("invalid_target", e))?;
     let challenge = pkce::challenge(verifier);
+    // The signing key first: a key that cannot be loaded (KMS down on a cold start) answers 503
+    // before the code is spent, so the client's retry is not mistaken for a replay.
+    state.keys.signer().await?;
     match codes::redeem(&state.store, code, &client.client_id, redirect_uri, &challenge).await? {
         Redeemed::Valid(record) => {
             let grant_id = codes::grant_id_for(code);
@@ -161,6 +164,9 @@ async fn refresh_token(state: &AppState, urls: &Urls, client: Client, p: &Params
         Some(s) => Some(scopes::parse(Some(s)).map_err(|e| ApiError::bad_request("invalid_scope", e))?),
         None => None,
     };
+    // As for codes: a rotation with no key to sign its access token would leave the client
+    // holding a successor it never received.
+    state.keys.signer().await?;
     match grants::refresh(&state.store, token, &client.client_id, &state.config.lifetimes).await? {
         Refreshed::Rotated { grant, refresh_token } => {
             // The scope may narrow for this access token, never widen beyond the grant.
