@@ -198,8 +198,10 @@ async fn token(
             format!("grant_type {grant_type:?} is not supported"),
         ));
     }
-    let creds = clients::credentials(&headers, p.get("client_id"), p.get("client_secret"))?;
-    let client = clients::authenticate_with(&state.store, &creds, state.config.cimd_allow_loopback).await?;
+    let creds = clients::credentials_in(&headers, &p)?;
+    // RFC 7523 §3: the assertion's audience is this server; its issuer or the token endpoint's URL.
+    let audiences = [urls.issuer().to_owned(), urls.token()];
+    let client = clients::authenticate_with(&state.store, &creds, state.config.cimd_allow_loopback, &audiences).await?;
     match grant_type {
         "authorization_code" => authorization_code(&state, &urls, client, &p).await,
         _ => refresh_token(&state, &urls, client, &p).await,

@@ -185,14 +185,16 @@ fn cache_seconds(headers: &reqwest::header::HeaderMap) -> i64 {
     max_age.unwrap_or(DEFAULT_CACHE).clamp(MIN_CACHE, MAX_CACHE)
 }
 
-/// Fetches and validates the document at `url`.
-async fn fetch(url: &Url, allow_loopback: bool) -> Result<(Client, i64), DocumentError> {
+/// GETs the JSON at `url` through the guarded client (no proxy, public addresses only, no
+/// redirects, short deadlines), reading at most `max` bytes; returns it with its cache lifetime.
+async fn get_json(url: &Url, allow_loopback: bool, max: usize) -> Result<(Value, i64), DocumentError> {
     let mut res = http(allow_loopback)
         .get(url.as_str())
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
         .map_err(|_| DocumentError::Unreachable)?;
+    // A redirect (3xx) is not followed and counts as unreachable, like any other failure.
     if !res.status().is_success() {
         return Err(DocumentError::Unreachable);
     }
@@ -200,11 +202,38 @@ async fn fetch(url: &Url, allow_loopback: bool) -> Result<(Client, i64), Documen
     let mut body = Vec::new();
     while let Some(chunk) = res.chunk().await.map_err(|_| DocumentError::Unreachable)? {
         body.extend_from_slice(&chunk);
-        if body.len() > MAX_DOCUMENT {
-            return Err(DocumentError::Invalid(format!("larger than {MAX_DOCUMENT} bytes")));
+        if body.len() > max {
+            return Err(DocumentError::Invalid(format!("larger than {max} bytes")));
         }
     }
-    let doc: Value = serde_json::from_slice(&body).map_err(|e| DocumentError::Invalid(format!("not JSON: {e}")))?;
+    let doc = serde_json::from_slice(&body).map_err(|e| DocumentError::Invalid(format!("not JSON: {e}")))?;
+    Ok((doc, ttl))
+}
+
+/// Fetches JSON a client named (its `jwks_uri`) under the same rules as a metadata document: the
+/// URL must pass [`is_document_id`]'s test, the origin's fetch budget and negative cache apply.
+/// Returns the JSON and its cache lifetime in seconds.
+pub async fn fetch_guarded_json(
+    uri: &str,
+    allow_loopback: bool,
+    max: usize,
+    now: i64,
+) -> Result<(Value, i64), DocumentError> {
+    let url = document_url(uri, allow_loopback).ok_or(DocumentError::Unreachable)?;
+    if let Some(e) = guard::remembered_failure(url.as_str(), now) {
+        return Err(e);
+    }
+    if !guard::may_fetch(&url.origin().ascii_serialization(), now) {
+        return Err(DocumentError::Throttled);
+    }
+    get_json(&url, allow_loopback, max).await.inspect_err(|e| {
+        guard::remember_failure(url.as_str(), e, now);
+    })
+}
+
+/// Fetches and validates the document at `url`.
+async fn fetch(url: &Url, allow_loopback: bool) -> Result<(Client, i64), DocumentError> {
+    let (doc, ttl) = get_json(url, allow_loopback, MAX_DOCUMENT).await?;
     if doc.get("client_id").and_then(Value::as_str) != Some(url.as_str()) {
         return Err(DocumentError::Invalid(
             "its client_id is not the URL it was fetched from".into(),

@@ -17,8 +17,8 @@
 use serde_json::{Map, Value};
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
-use crate::clients::AuthMethod;
 use crate::clients::redirect_uri;
+use crate::clients::{AuthMethod, assertion};
 use crate::scopes;
 
 pub const MAX_REDIRECT_URIS: usize = 10;
@@ -226,6 +226,58 @@ fn scope(value: Value) -> Result<Option<String>, MetadataError> {
     Ok((!out.is_empty()).then(|| out.join(" ")))
 }
 
+/// `jwks`, `jwks_uri` and `token_endpoint_auth_signing_alg`, checked: a `private_key_jwt` client
+/// needs exactly one of `jwks` (public signing keys only, see `clients::assertion::check_jwks`) and
+/// `jwks_uri` (https, or http on loopback for development; fetched only under the metadata
+/// documents' guards). RFC 7591 §2 forbids sending both.
+fn keys(fields: &mut Map<String, Value>, auth_method: AuthMethod) -> Result<Vec<(&'static str, Value)>, MetadataError> {
+    let mut out = Vec::new();
+    let jwks = take(fields, "jwks");
+    let jwks_uri = take(fields, "jwks_uri");
+    if jwks.is_some() && jwks_uri.is_some() {
+        return Err(Metadata("send jwks or jwks_uri, not both".into()));
+    }
+    if let Some(jwks) = jwks {
+        assertion::check_jwks(&jwks).map_err(Metadata)?;
+        out.push(("jwks", jwks));
+    }
+    if let Some(uri) = jwks_uri {
+        let uri = text(uri, "jwks_uri", redirect_uri::MAX_LEN)?;
+        let ok = url::Url::parse(&uri).is_ok_and(|u| {
+            u.as_str() == uri
+                && u.fragment().is_none()
+                && u.username().is_empty()
+                && u.password().is_none()
+                && (u.scheme() == "https"
+                    || u.scheme() == "http" && matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")))
+        });
+        if !ok {
+            return Err(Metadata(format!(
+                "jwks_uri {} must be an https URL in canonical form, without credentials or fragment",
+                quoted(&uri)
+            )));
+        }
+        out.push(("jwks_uri", uri.into()));
+    }
+    if auth_method == AuthMethod::PrivateKeyJwt && out.is_empty() {
+        return Err(Metadata(
+            "token_endpoint_auth_method private_key_jwt needs jwks or jwks_uri".into(),
+        ));
+    }
+    if let Some(alg) = take(fields, "token_endpoint_auth_signing_alg") {
+        let alg = text(alg, "token_endpoint_auth_signing_alg", MAX_TEXT)?;
+        if !assertion::ALGORITHMS.contains(&alg.as_str()) {
+            return Err(Metadata(format!(
+                "token_endpoint_auth_signing_alg {} is not supported; supported: {}",
+                quoted(&alg),
+                assertion::ALGORITHMS.join(", ")
+            )));
+        }
+        out.push(("token_endpoint_auth_signing_alg", alg.into()));
+    }
+    Ok(out)
+}
+
 /// Checks a registration request's JSON body and returns what to register.
 pub fn parse(body: Value) -> Result<Registration, MetadataError> {
     let Value::Object(mut fields) = body else {
@@ -244,12 +296,14 @@ pub fn parse(body: Value) -> Result<Registration, MetadataError> {
         None => AuthMethod::None,
         Some(Value::String(s)) => AuthMethod::parse(&s).ok_or_else(|| {
             Metadata(format!(
-                "token_endpoint_auth_method {} is not supported; supported: none, client_secret_basic, client_secret_post",
+                "token_endpoint_auth_method {} is not supported; supported: none, client_secret_basic, client_secret_post, private_key_jwt",
                 quoted(&s)
             ))
         })?,
         Some(_) => return Err(Metadata("token_endpoint_auth_method must be a string".into())),
     };
+
+    let keys = keys(&mut fields, auth_method)?;
 
     let grant_types = subset(&mut fields, "grant_types", GRANT_TYPES, GRANT_TYPES)?;
     // Refresh tokens come only from an authorization code here, so a client without that grant
@@ -263,6 +317,9 @@ pub fn parse(body: Value) -> Result<Registration, MetadataError> {
     metadata.insert("token_endpoint_auth_method".into(), auth_method.as_str().into());
     metadata.insert("grant_types".into(), grant_types.into());
     metadata.insert("response_types".into(), response_types.into());
+    for (name, value) in keys {
+        metadata.insert(name.into(), value);
+    }
 
     if let Some(registered) = take(&mut fields, "scope").map(scope).transpose()?.flatten() {
         metadata.insert("scope".into(), registered.into());
