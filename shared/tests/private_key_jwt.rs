@@ -524,3 +524,84 @@ async fn a_jwks_uri_on_a_private_address_is_not_fetched() {
     }
     assert_eq!(hits.load(Ordering::SeqCst), 0);
 }
+
+/// Serves a Client ID Metadata Document (with `{url}` replaced by its own URL) on loopback.
+async fn serve_document(doc: Value) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/oauth/client.json",
+        listener.local_addr().unwrap().port()
+    );
+    let body = doc.to_string().replace("{url}", &url);
+    let app = Router::new().route(
+        "/oauth/client.json",
+        get(move || {
+            let body = body.clone();
+            async move { ([("content-type", "application/json")], body) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+fn document_client(url: &str) -> TestClient {
+    TestClient {
+        id: url.to_owned(),
+        secret: None,
+        redirect_uri: "http://127.0.0.1:7777/callback".into(),
+        verifier: mcp_oauth::crypto::random_token(),
+    }
+}
+
+#[tokio::test]
+async fn a_metadata_document_client_with_private_key_jwt_completes_the_flow_with_an_assertion() {
+    let (h, _d) = harness(&[("CIMD_ALLOW_LOOPBACK", "1")]);
+    let signer = Signer::new("doc-key");
+    let url = serve_document(json!({
+        "client_id": "{url}",
+        "client_name": "Confidential Doc Client",
+        "redirect_uris": ["http://127.0.0.1:7777/callback"],
+        "token_endpoint_auth_method": "private_key_jwt",
+        "jwks": signer.jwks(),
+    }))
+    .await;
+    let client = document_client(&url);
+    let params = h
+        .sign_up_and_approve(&mut h.browser(), &client, "keydoc@example.com", &[])
+        .await;
+    let code = &params["code"];
+    // The document says private_key_jwt: the client_id alone no longer redeems the code.
+    let public_try = h.redeem(&client, code).await;
+    assert_invalid_client(&public_try);
+    let assertion = signer.sign(&claims(&client.id, h.store.clock().now()));
+    let reply = redeem_with(&h, &client, code, &assertion).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+}
+
+#[tokio::test]
+async fn a_metadata_document_declaring_a_shared_secret_method_is_refused() {
+    let (h, _d) = harness(&[("CIMD_ALLOW_LOOPBACK", "1")]);
+    let url = serve_document(json!({
+        "client_id": "{url}",
+        "redirect_uris": ["http://127.0.0.1:7777/callback"],
+        "token_endpoint_auth_method": "client_secret_post",
+    }))
+    .await;
+    let client = document_client(&url);
+    let reply = h.call(common::get(&Harness::authorize_url(&client, &[]))).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+}
+
+#[tokio::test]
+async fn a_metadata_document_declaring_private_key_jwt_without_keys_is_refused() {
+    let (h, _d) = harness(&[("CIMD_ALLOW_LOOPBACK", "1")]);
+    let url = serve_document(json!({
+        "client_id": "{url}",
+        "redirect_uris": ["http://127.0.0.1:7777/callback"],
+        "token_endpoint_auth_method": "private_key_jwt",
+    }))
+    .await;
+    let client = document_client(&url);
+    let reply = h.call(common::get(&Harness::authorize_url(&client, &[]))).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+}

@@ -258,8 +258,10 @@ pub async fn authenticate_with(
 /// For the revocation endpoint: authenticates like [`authenticate`] and returns the client id, but
 /// never fetches a metadata document, so that unauthenticated requests there cannot make us fetch
 /// (a revocation needs no document). A metadata-document client that is not cached is public by
-/// construction, and for a public client RFC 7009 §2.1 asks only that the token was issued to it:
-/// its `client_id` (presented without a secret) stands, and the grant's client is compared with it.
+/// construction here (its document, which might declare `private_key_jwt`, is unknown until
+/// fetched), and for a public client RFC 7009 §2.1 asks only that the token was issued to it: its
+/// `client_id` (presented without a secret) stands, and the grant's client is compared with it. A
+/// cached document client is checked by its declared method like any other.
 /// A `private_key_jwt` client's assertion is verified as at the token endpoint (which may fetch
 /// its `jwks_uri`, under the same guards, for a client that is already cached or registered).
 pub async fn authenticate_without_fetch(

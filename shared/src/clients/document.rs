@@ -16,7 +16,9 @@
 //! Fetching a URL a stranger chose is a server-side request forgery risk, so: https only, a
 //! domain name (never an IP literal), addresses that resolve to private, loopback or link-local
 //! ranges refused, no redirects, a 3 s deadline and a 5 KiB body limit. Such clients are public
-//! (`token_endpoint_auth_method: none`): we do not accept `private_key_jwt`.
+//! (`token_endpoint_auth_method: none`) or authenticate with their keys (`private_key_jwt` with
+//! `jwks` or `jwks_uri`, see `clients::assertion`), and must then do so at the token endpoint.
+//! A document cannot share a secret, so `client_secret_basic` and `client_secret_post` are refused.
 //!
 //! Addresses refused: every non-global block of the IANA special-purpose registries (see
 //! [`public`]), and a proxy is never used, since a proxy would resolve the name itself.
@@ -33,7 +35,7 @@ use std::time::Duration;
 use serde_json::Value;
 use url::Url;
 
-use super::{AuthMethod, Client};
+use super::Client;
 use crate::register::metadata;
 use crate::store::{Store, StoreError, Table, typed};
 
@@ -245,16 +247,16 @@ async fn fetch(url: &Url, allow_loopback: bool) -> Result<(Client, i64), Documen
         ));
     }
     let reg = metadata::parse(doc).map_err(|e| DocumentError::Invalid(e.to_string()))?;
-    if reg.auth_method != AuthMethod::None {
+    if reg.auth_method.uses_secret() {
         return Err(DocumentError::Invalid(
-            "only public clients (token_endpoint_auth_method none) are supported".into(),
+            "a metadata document client authenticates with none or private_key_jwt, never a shared secret".into(),
         ));
     }
     let client = Client {
         client_id: url.as_str().to_owned(),
         client_name: reg.client_name,
         redirect_uris: reg.redirect_uris,
-        auth_method: AuthMethod::None,
+        auth_method: reg.auth_method,
         secret_hash: None,
         created_at: 0,
         metadata: reg.metadata,
