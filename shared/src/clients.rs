@@ -110,7 +110,8 @@ impl Client {
 
     /// The registered `scope` (space-separated), reduced to the scopes this server knows; None when
     /// the client registered none of them. Registration drops unknown scopes rather than refuse
-    /// the client, so treat this as what the client said it wants, not as a limit it agreed to.
+    /// the client, so for a user's grant treat this as what the client said it wants, not as a
+    /// limit it agreed to; for `client_credentials` it is the limit (see `token_endpoint`).
     pub fn registered_scope(&self) -> Option<&str> {
         self.metadata.get("scope").and_then(Value::as_str)
     }

@@ -83,6 +83,9 @@ pub struct Config {
     /// argon2 computations allowed at once in this process (`ARGON2_CONCURRENCY`; see
     /// `crate::accounts::password::Limiter`).
     pub argon2_concurrency: usize,
+    /// User-only scopes (`crate::scopes::USER_ONLY`) that `client_credentials` tokens may carry
+    /// all the same (`MACHINE_SCOPES_ALLOWED`, space-separated; none by default).
+    pub machine_scopes_allowed: Vec<String>,
 }
 
 /// Which mailer sends verification codes and reset links (see `crate::mail`).
@@ -289,6 +292,23 @@ impl Config {
             Some(other) => return Err(err("CIMD_ALLOW_LOOPBACK", "1 or 0", other)),
         };
 
+        let machine_scopes_allowed: Vec<String> = get("MACHINE_SCOPES_ALLOWED")
+            .unwrap_or_default()
+            .split([' ', ','])
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if let Some(bad) = machine_scopes_allowed
+            .iter()
+            .find(|s| !crate::scopes::USER_ONLY.contains(&s.as_str()))
+        {
+            return Err(err(
+                "MACHINE_SCOPES_ALLOWED",
+                "user-only scopes (profile:read); the others are open to machine clients already",
+                bad,
+            ));
+        }
+
         let json_logs = match get("LOG_FORMAT").as_deref() {
             None => in_lambda,
             Some("json") => true,
@@ -363,6 +383,7 @@ impl Config {
             mail,
             signup,
             argon2_concurrency,
+            machine_scopes_allowed,
         })
     }
 }

@@ -46,7 +46,7 @@ pub fn authorization_server_metadata(urls: &Urls) -> Value {
         "revocation_endpoint_auth_signing_alg_values_supported": assertion::ALGORITHMS,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": assertion::ALGORITHMS,

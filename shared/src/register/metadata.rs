@@ -34,7 +34,9 @@ pub const MAX_CONTACTS: usize = 10;
 /// decoder's recursion limit (serde_json's 128, DynamoDB's 32 levels of attribute values).
 pub const MAX_UNKNOWN_DEPTH: usize = 8;
 
-const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token"];
+const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
+/// What a client gets when it names no `grant_types` (RFC 7591 §2 defaults to the code grant).
+const DEFAULT_GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token"];
 const RESPONSE_TYPES: &[&str] = &["code"];
 /// Set by the server only. `software_statement` is dropped as well: this server cannot verify one,
 /// and echoing its unverified claims would look like acceptance (RFC 7591 §3.2.1 lets a server
@@ -290,7 +292,7 @@ pub fn parse(body: Value) -> Result<Registration, MetadataError> {
         fields.remove(*name);
     }
 
-    let redirect_uris = redirect_uris(take(&mut fields, "redirect_uris"))?;
+    let redirect_uris_field = take(&mut fields, "redirect_uris");
 
     let auth_method = match take(&mut fields, "token_endpoint_auth_method") {
         None => AuthMethod::None,
@@ -305,13 +307,42 @@ pub fn parse(body: Value) -> Result<Registration, MetadataError> {
 
     let keys = keys(&mut fields, auth_method)?;
 
-    let grant_types = subset(&mut fields, "grant_types", GRANT_TYPES, GRANT_TYPES)?;
-    // Refresh tokens come only from an authorization code here, so a client without that grant
-    // could never get a token (RFC 7591 §2.1 asks servers to keep these fields consistent).
-    if !grant_types.iter().any(|g| g == "authorization_code") {
-        return Err(Metadata("grant_types must include authorization_code".into()));
+    let grant_types = subset(&mut fields, "grant_types", GRANT_TYPES, DEFAULT_GRANT_TYPES)?;
+    let has = |g: &str| grant_types.iter().any(|x| x == g);
+    // Refresh tokens come only from an authorization code here, so a client without a grant that
+    // issues a token itself could never get one (RFC 7591 §2.1 asks servers to keep these fields
+    // consistent).
+    if !has("authorization_code") && !has("client_credentials") {
+        return Err(Metadata(
+            "grant_types must include authorization_code or client_credentials".into(),
+        ));
     }
-    let response_types = subset(&mut fields, "response_types", RESPONSE_TYPES, RESPONSE_TYPES)?;
+    // A public client proves nothing about who it is, so it cannot act as itself.
+    if has("client_credentials") && auth_method == AuthMethod::None {
+        return Err(Metadata(
+            "client_credentials needs a confidential client: token_endpoint_auth_method client_secret_basic, client_secret_post or private_key_jwt".into(),
+        ));
+    }
+    // Redirect URIs serve the code grant only; a machine-only client needs none.
+    let redirect_uris = match redirect_uris_field {
+        None if !has("authorization_code") => Vec::new(),
+        field => redirect_uris(field)?,
+    };
+    let response_types = if has("authorization_code") {
+        subset(&mut fields, "response_types", RESPONSE_TYPES, RESPONSE_TYPES)?
+    } else {
+        match take(&mut fields, "response_types")
+            .map(|v| strings(v, "response_types"))
+            .transpose()?
+        {
+            Some(types) if !types.is_empty() => {
+                return Err(Metadata(
+                    "response_types must be empty without the authorization_code grant".into(),
+                ));
+            }
+            _ => Vec::new(),
+        }
+    };
 
     let mut metadata = Map::new();
     metadata.insert("token_endpoint_auth_method".into(), auth_method.as_str().into());
