@@ -35,6 +35,9 @@ pub mod budget {
     pub const GRANT: usize = 3;
     /// A `client_credentials` grant: the client and the assertion's `jti` (no grant is written).
     pub const MACHINE_GRANT: usize = 3;
+    /// An introspection request: the caller (and its assertion's `jti`, with `private_key_jwt`),
+    /// then the token's grant.
+    pub const INTROSPECTION: usize = 3;
     /// An authorize request with a live session and remembered consent.
     pub const REMEMBERED_AUTHORIZE: usize = 3;
     /// The first MCP request for a grant after the revocation window: one read of the grant
@@ -457,6 +460,52 @@ pub async fn walk(config: Config, backend: Arc<dyn Backend>) -> Result<Vec<Figur
         .await;
     expect("client_credentials grant", &reply, &[S::OK])?;
     w.note_budget("the client, the assertion's jti (create-if-absent); no grant is written");
+
+    // Introspection by a resource server the operator listed (a new token instance with the
+    // list in its configuration): its client, then the access token's grant.
+    let metadata = json!({
+        "client_name": "Bench Resource Server",
+        "grant_types": ["client_credentials"],
+        "token_endpoint_auth_method": "client_secret_post",
+        "scope": "mcp:tools:read",
+    });
+    let req = Request::post("/api/oauth/register")
+        .header("content-type", "application/json")
+        .body(Body::from(metadata.to_string()))
+        .expect("a valid request");
+    let reply = w.send("RegisterFunction", req).await;
+    expect("resource server registration", &reply, &[S::CREATED])?;
+    let rs = reply.json();
+    let rs_id = field(
+        "resource server registration",
+        &reply,
+        rs["client_id"].as_str().map(str::to_owned),
+    )?;
+    let rs_secret = field(
+        "resource server registration",
+        &reply,
+        rs["client_secret"].as_str().map(str::to_owned),
+    )?;
+    w.deployment.config.introspection_clients = vec![rs_id.clone()];
+    w.restart("TokenFunction");
+    let introspect = |token: &str| {
+        post_form(
+            "/api/oauth/introspect",
+            &[("token", token), ("client_id", &rs_id), ("client_secret", &rs_secret)],
+        )
+    };
+    let reply = w.send("TokenFunction", introspect(&access)).await;
+    expect("introspection (cold)", &reply, &[S::OK])?;
+    let reply = w
+        .measure(
+            "introspect: live access token",
+            "TokenFunction",
+            Some(budget::INTROSPECTION),
+            introspect(&access),
+        )
+        .await;
+    expect("introspection", &reply, &[S::OK])?;
+    w.note_budget("the caller, the token's grant (its liveness)");
 
     // MCP: the first request of an instance reads the signing keys once; then none.
     let list = || mcp_request(&access, "tools/list", json!({}));

@@ -63,6 +63,8 @@ const TOKEN: Access = &[
     (Table::Keys, Op::Create),
     // A private_key_jwt assertion's jti, recorded once (`clients::assertion`).
     (Table::Tickets, Op::Create),
+    // Introspection verifies access tokens with the published keys (`introspect`).
+    (Table::Keys, Op::QueryByOwner),
 ];
 
 // Keys: to verify an access token presented for revocation (its grant reference).

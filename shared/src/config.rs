@@ -86,6 +86,9 @@ pub struct Config {
     /// User-only scopes (`crate::scopes::USER_ONLY`) that `client_credentials` tokens may carry
     /// all the same (`MACHINE_SCOPES_ALLOWED`, space-separated; none by default).
     pub machine_scopes_allowed: Vec<String>,
+    /// Client ids that may call the introspection endpoint (`INTROSPECTION_CLIENTS`,
+    /// comma-separated; none by default). Each must also be a confidential client.
+    pub introspection_clients: Vec<String>,
 }
 
 /// Which mailer sends verification codes and reset links (see `crate::mail`).
@@ -309,6 +312,13 @@ impl Config {
             ));
         }
 
+        let introspection_clients: Vec<String> = get("INTROSPECTION_CLIENTS")
+            .unwrap_or_default()
+            .split([',', ' '])
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+
         let json_logs = match get("LOG_FORMAT").as_deref() {
             None => in_lambda,
             Some("json") => true,
@@ -384,6 +394,7 @@ impl Config {
             signup,
             argon2_concurrency,
             machine_scopes_allowed,
+            introspection_clients,
         })
     }
 }

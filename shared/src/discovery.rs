@@ -44,6 +44,10 @@ pub fn authorization_server_metadata(urls: &Urls) -> Value {
         "revocation_endpoint": urls.revoke(),
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "revocation_endpoint_auth_signing_alg_values_supported": assertion::ALGORITHMS,
+        "introspection_endpoint": urls.introspect(),
+        // Only confidential clients may introspect (see `introspect`).
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion::ALGORITHMS,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],

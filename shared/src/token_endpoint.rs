@@ -302,6 +302,8 @@ pub fn cors() -> CorsLayer {
 pub fn routes(state: AppState) -> Router {
     Router::new()
         .route(urls::TOKEN_PATH, post(token).options(crate::http::options))
+        // Introspection shares this function: it reads the same clients, grants and keys.
+        .route(urls::INTROSPECT_PATH, crate::introspect::route())
         .layer(cors())
         .with_state(state)
 }
