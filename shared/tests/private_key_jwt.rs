@@ -605,3 +605,73 @@ async fn a_metadata_document_declaring_private_key_jwt_without_keys_is_refused()
     let reply = h.call(common::get(&Harness::authorize_url(&client, &[]))).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
 }
+
+/// Test-only keys (generated with openssl for this file; they protect nothing).
+const RSA_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQCq8O3VdTGXtBnS
+fK7nSkJId0iNSCdZXRTokeo8REjfRtUzTHT+5aEgfR2Rn2L2h/bKzny44pgaYZDc
+xPTcUTUyLw+nF/pFfujFxiD8Guvotn5v3jBgQs7sAsRdTLbig+IK5eCSkPSi3Teb
+Y9OXNitCsd2aDRB066glQ+Wv95aZeN4g1V8YzSh2VYtPQgCv9hVfy766A/3DTs4W
+u+Xdm4Kz/kr7cDxZU4C4/AdoI3IxQHJRtR2oIr9BYUJjcgTwmOdT83o2VYcDeh2A
+9BE2kVztsYxifBmPnO0TA7eYi5te4JAPxbnF+893h9hIVX10F5glBOCeld3vp3lo
+dBbhSSA1AgMBAAECggEACQMdFDO9XW6jgos2m2oOVuIMY1UfrKCcLBYZSnvHzcG0
+bCPGnUj/oYYHION4JQrjsiszEc+cePOWNBV22rC2BG3NE6BPfl94/TL7ZTSJeyI3
+8Jo/DwF8BZ8FuZeETX/qKGyYgOb/MXZGlWeCGHGaKUYq/+awF0H0rPZImJTjOIxm
+fE9/fJ4vFnjf4fkJuDH+Wzf8e1cFOHq8ejxUBrNiT3SArOxGKnk3oNZLhrQWEwfA
+6pPLXc2ODsfBNQjm48dH+rBFN+CurOYKNzj/R+AcXsRqeE4Lt5YVJ4mviAlxVsxo
+YdpDTYOurnJqvWED0ODWLyKGJJOaqq+PbGdpbblq4QKBgQDhdBv03eDM0K0NUPWG
+Hyef4boQkPtu7Ruu/QV2PIGkx8gjQoWcCwmr0A11vD1/3ef0yWPjMIAx/B49wBlN
+I2yBZqYH0K4eXqnDr9ekPkOa6p3n3LCVxD7TNbXTLGPOWb4F3o+qynlnpERxI4w+
+sBlXaU+r6UyD1yJexKMqW4+p8QKBgQDCGgxTliR60N5xHNfFDD1+hz5RdZ6gbv4p
+SkguIT/stCAdkJ0+MJLnSwK4RgNznqXuyD43MzeGJS54i7pTzQ/dsuZLB+wy/shX
+J59PDv8Kqw8bAQVkLzV+QAgBj6jnJPBqYzM7RNY54PA1YaI++8LAnjdXFFDar4Cj
+WsLlWZ02hQKBgBucNphEW/V5UNgipA7q3dVstXa16rTpAMzrW7HhMxdVCCOZT/eO
+On76GcvjY7y3FmMaDsuR8wEsGSAC2JZj0jP+uDKY0doSScQXUtdgcLMWLIRquI1+
+3RrMpxnXg9mPj//0A7As37Vbnq4kZlZ/Bnt4ADPTfHVg8WqdtkXHtM5hAoGAOOyS
+uODLigk/c0TWMr/IORdIu3MXNk3W1B0o1f6CVNTupj0HIHn2W0awYYKG+J2KZGDt
+fhrTKdA1tLylxHXbNVWGHHMSXlJCRu0j13e6bFKGd5DxF9SQh5oXvv12t3Mp3smA
++NzTRt4lFEKx5m7HSt4btLoMjFX0D/RKPCDv7lECgYEA3f2UI2vQ5aUDfe1q9YHV
+cYmMhf6z6UMfDvN+LhOOnYe0VFq0b30CqFV6pSgE8lPqrlHZnzaMw1WDh0r14Isw
+jMVAzQHKLMOhSTqH9Mawf1GRnU7yjpcbezLCWZtfPUCHc1hA/zVaoWEUhKFTI6mf
+VgVJtnlEk162WZB279ia7Gs=
+-----END PRIVATE KEY-----";
+const RSA_N: &str = "qvDt1XUxl7QZ0nyu50pCSHdIjUgnWV0U6JHqPERI30bVM0x0_uWhIH0dkZ9i9of2ys58uOKYGmGQ3MT03FE1Mi8Ppxf6RX7oxcYg_Brr6LZ-b94wYELO7ALEXUy24oPiCuXgkpD0ot03m2PTlzYrQrHdmg0QdOuoJUPlr_eWmXjeINVfGM0odlWLT0IAr_YVX8u-ugP9w07OFrvl3ZuCs_5K-3A8WVOAuPwHaCNyMUByUbUdqCK_QWFCY3IE8JjnU_N6NlWHA3odgPQRNpFc7bGMYnwZj5ztEwO3mIubXuCQD8W5xfvPd4fYSFV9dBeYJQTgnpXd76d5aHQW4UkgNQ";
+const ED25519_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIJYjjFNJD+dE7Xc6B2crAfik3/frTQoRVCUsz3Y4PtZC
+-----END PRIVATE KEY-----";
+const ED25519_X: &str = "dwrTGTUfMbFkngR0BLhFUKmHOg0TS-n1qzLnw-ZW6RA";
+
+#[tokio::test]
+async fn rs256_and_eddsa_assertions_are_accepted_with_their_registered_keys() {
+    let (h, _d) = harness(&[]);
+    let keys = json!({"keys": [
+        {"kty": "RSA", "kid": "rsa-1", "n": RSA_N, "e": "AQAB"},
+        {"kty": "OKP", "crv": "Ed25519", "kid": "ed-1", "x": ED25519_X},
+    ]});
+    let client = register(&h, ("jwks", keys)).await;
+    for (alg, kid, key) in [
+        (
+            Algorithm::RS256,
+            "rsa-1",
+            EncodingKey::from_rsa_pem(RSA_PEM.as_bytes()).unwrap(),
+        ),
+        (
+            Algorithm::EdDSA,
+            "ed-1",
+            EncodingKey::from_ed_pem(ED25519_PEM.as_bytes()).unwrap(),
+        ),
+    ] {
+        let code = h.code_for(&client).await;
+        let mut header = Header::new(alg);
+        header.kid = Some(kid.into());
+        let assertion = jsonwebtoken::encode(&header, &claims(&client.id, h.store.clock().now()), &key).unwrap();
+        let reply = redeem_with(&h, &client, &code, &assertion).await;
+        assert_eq!(reply.status, StatusCode::OK, "{alg:?}: {}", reply.text());
+        // A key is used only for its own algorithm: the RSA key's kid on an EdDSA header fails.
+        let code = h.code_for(&client).await;
+        let mut crossed = Header::new(alg);
+        crossed.kid = Some(if kid == "rsa-1" { "ed-1" } else { "rsa-1" }.into());
+        let assertion = jsonwebtoken::encode(&crossed, &claims(&client.id, h.store.clock().now()), &key).unwrap();
+        assert_invalid_client(&redeem_with(&h, &client, &code, &assertion).await);
+    }
+}
