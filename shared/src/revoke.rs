@@ -7,7 +7,9 @@
 //! requires, so the answer reveals nothing about which tokens exist.
 //!
 //! The client is authenticated without fetching a metadata document (see
-//! `clients::authenticate_without_fetch`): an unauthenticated request here never makes us fetch.
+//! `clients::authenticate_without_fetch`): an unauthenticated request here never makes us fetch
+//! one. A `private_key_jwt` client's assertion is verified as at the token endpoint, which for a
+//! client with a `jwks_uri` may fetch its keys (cached, under the metadata documents' guards).
 
 use axum::Router;
 use axum::extract::State;

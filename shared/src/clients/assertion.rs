@@ -355,6 +355,24 @@ mod tests {
     }
 
     #[test]
+    fn a_key_fits_only_the_algorithm_of_its_type_and_its_named_alg() {
+        let key = p256::SecretKey::from_slice(&[7u8; 32]).unwrap();
+        let mut jwk: Value = serde_json::from_str(&key.public_key().to_jwk_string()).unwrap();
+        let set = check_jwks(&json!({"keys": [jwk.clone()]})).unwrap();
+        assert!(fits(&set.keys[0], Algorithm::ES256));
+        assert!(!fits(&set.keys[0], Algorithm::RS256));
+        assert!(!fits(&set.keys[0], Algorithm::EdDSA));
+        jwk["alg"] = "ES256".into();
+        let named = check_jwks(&json!({"keys": [jwk.clone()]})).unwrap();
+        assert!(fits(&named.keys[0], Algorithm::ES256));
+        jwk["alg"] = "HS256".into();
+        assert!(
+            check_jwks(&json!({"keys": [jwk]})).is_err(),
+            "an HMAC alg on a key is refused"
+        );
+    }
+
+    #[test]
     fn jti_keys_differ_per_client() {
         assert_ne!(jti_key("a", "bc"), jti_key("ab", "c"));
         assert!(jti_key("a", "b").starts_with("jti#"));

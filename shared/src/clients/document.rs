@@ -11,7 +11,9 @@
 //!
 //! Fetches are also bounded in memory (see `guard`): a document that failed is answered from a
 //! negative cache for a minute, and each origin may cause a bounded number of fetches a minute.
-//! The revocation endpoint never fetches (see `clients::authenticate_without_fetch`).
+//! The revocation endpoint never fetches a document (see `clients::authenticate_without_fetch`).
+//! A `private_key_jwt` client's `jwks_uri` is fetched through the same guarded client and
+//! budgets ([`fetch_guarded_json`], used by `clients::assertion`).
 //!
 //! Fetching a URL a stranger chose is a server-side request forgery risk, so: https only, a
 //! domain name (never an IP literal), addresses that resolve to private, loopback or link-local
