@@ -33,6 +33,11 @@ pub mod budget {
     pub const WHOAMI_OWN_READS: usize = 1;
     /// Each grant at the token endpoint.
     pub const GRANT: usize = 3;
+    /// A `client_credentials` grant: the client and the assertion's `jti` (no grant is written).
+    pub const MACHINE_GRANT: usize = 3;
+    /// An introspection request: the caller (and its assertion's `jti`, with `private_key_jwt`),
+    /// then the token's grant.
+    pub const INTROSPECTION: usize = 3;
     /// An authorize request with a live session and remembered consent.
     pub const REMEMBERED_AUTHORIZE: usize = 3;
     /// The first MCP request for a grant after the revocation window: one read of the grant
@@ -380,6 +385,127 @@ pub async fn walk(config: Config, backend: Arc<dyn Backend>) -> Result<Vec<Figur
         )
         .await;
     expect("refresh retry", &reply, &[S::OK])?;
+
+    // A machine client (private_key_jwt) takes a token by client_credentials: the client, the
+    // assertion's jti, and a signature with the cached key.
+    let machine_key = loop {
+        if let Ok(k) = p256::SecretKey::from_slice(&mcp_oauth::crypto::random_bytes::<32>()) {
+            break k;
+        }
+    };
+    let mut jwk: Value = serde_json::from_str(&machine_key.public_key().to_jwk_string()).unwrap_or_default();
+    jwk["kid"] = "bench".into();
+    let metadata = json!({
+        "client_name": "Bench Machine",
+        "grant_types": ["client_credentials"],
+        "token_endpoint_auth_method": "private_key_jwt",
+        "jwks": {"keys": [jwk]},
+        "scope": "mcp:tools:read mcp:tools:execute",
+    });
+    let req = Request::post("/api/oauth/register")
+        .header("content-type", "application/json")
+        .body(Body::from(metadata.to_string()))
+        .expect("a valid request");
+    let reply = w.send("RegisterFunction", req).await;
+    expect("machine registration", &reply, &[S::CREATED])?;
+    let machine_id = field(
+        "machine registration",
+        &reply,
+        reply.json()["client_id"].as_str().map(str::to_owned),
+    )?;
+    let machine_pem = {
+        use p256::pkcs8::EncodePrivateKey;
+        machine_key
+            .to_pkcs8_pem(p256::pkcs8::LineEnding::LF)
+            .map(|p| p.to_string())
+            .unwrap_or_default()
+    };
+    // This deployment's issuer, as its access tokens name it.
+    let issuer = access
+        .split('.')
+        .nth(1)
+        .and_then(mcp_oauth::crypto::b64_decode)
+        .and_then(|claims| serde_json::from_slice::<Value>(&claims).ok())
+        .and_then(|claims| claims["iss"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let assertion = |now: i64| {
+        let claims = json!({
+            "iss": machine_id, "sub": machine_id, "aud": issuer,
+            "exp": now + 60, "iat": now, "jti": mcp_oauth::crypto::random_id(),
+        });
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some("bench".into());
+        jsonwebtoken::EncodingKey::from_ec_pem(machine_pem.as_bytes())
+            .and_then(|key| jsonwebtoken::encode(&header, &claims, &key))
+            .unwrap_or_default()
+    };
+    let machine_req = |assertion: String| {
+        post_form(
+            "/api/oauth/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", mcp_oauth::clients::assertion::ASSERTION_TYPE),
+                ("client_assertion", &assertion),
+            ],
+        )
+    };
+    let now = w.deployment.clock().now();
+    let reply = w
+        .measure(
+            "token: client_credentials (private_key_jwt)",
+            "TokenFunction",
+            Some(budget::MACHINE_GRANT),
+            machine_req(assertion(now)),
+        )
+        .await;
+    expect("client_credentials grant", &reply, &[S::OK])?;
+    w.note_budget("the client, the assertion's jti (create-if-absent); no grant is written");
+
+    // Introspection by a resource server the operator listed (a new token instance with the
+    // list in its configuration): its client, then the access token's grant.
+    let metadata = json!({
+        "client_name": "Bench Resource Server",
+        "grant_types": ["client_credentials"],
+        "token_endpoint_auth_method": "client_secret_post",
+        "scope": "mcp:tools:read",
+    });
+    let req = Request::post("/api/oauth/register")
+        .header("content-type", "application/json")
+        .body(Body::from(metadata.to_string()))
+        .expect("a valid request");
+    let reply = w.send("RegisterFunction", req).await;
+    expect("resource server registration", &reply, &[S::CREATED])?;
+    let rs = reply.json();
+    let rs_id = field(
+        "resource server registration",
+        &reply,
+        rs["client_id"].as_str().map(str::to_owned),
+    )?;
+    let rs_secret = field(
+        "resource server registration",
+        &reply,
+        rs["client_secret"].as_str().map(str::to_owned),
+    )?;
+    w.deployment.config.introspection_clients = vec![rs_id.clone()];
+    w.restart("TokenFunction");
+    let introspect = |token: &str| {
+        post_form(
+            "/api/oauth/introspect",
+            &[("token", token), ("client_id", &rs_id), ("client_secret", &rs_secret)],
+        )
+    };
+    let reply = w.send("TokenFunction", introspect(&access)).await;
+    expect("introspection (cold)", &reply, &[S::OK])?;
+    let reply = w
+        .measure(
+            "introspect: live access token",
+            "TokenFunction",
+            Some(budget::INTROSPECTION),
+            introspect(&access),
+        )
+        .await;
+    expect("introspection", &reply, &[S::OK])?;
+    w.note_budget("the caller, the token's grant (its liveness)");
 
     // MCP: the first request of an instance reads the signing keys once; then none.
     let list = || mcp_request(&access, "tools/list", json!({}));

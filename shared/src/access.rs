@@ -67,6 +67,10 @@ const TOKEN: Access = &[
     (Table::Grants, Op::Consume),
     (Table::Keys, Op::Get),
     (Table::Keys, Op::Create),
+    // A private_key_jwt assertion's jti, recorded once (`clients::assertion`).
+    (Table::Tickets, Op::Create),
+    // Introspection verifies access tokens with the published keys (`introspect`).
+    (Table::Keys, Op::QueryByOwner),
 ];
 
 // Keys: to verify an access token presented for revocation (its grant reference).
@@ -76,6 +80,8 @@ const REVOKE: Access = &[
     (Table::Clients, Op::Put),
     (Table::Grants, Op::Get),
     (Table::Grants, Op::Consume),
+    // A private_key_jwt assertion's jti, recorded once (`clients::assertion`).
+    (Table::Tickets, Op::Create),
 ];
 
 // Grants Get: the revocation check, at most once per grant per window (see `mcp::revocation`).

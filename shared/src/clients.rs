@@ -4,6 +4,7 @@
 //! Not for: registering clients (see `register`, which validates metadata and writes the record)
 //! or any grant logic (see `authorize` and `tokens`).
 
+pub mod assertion;
 mod auth;
 pub mod document;
 pub mod redirect_uri;
@@ -13,7 +14,9 @@ use serde_json::{Map, Value};
 
 use crate::store::{Item, Store, StoreResult, Table, typed};
 
-pub use auth::{ClientCredentials, authenticate, authenticate_with, authenticate_without_fetch, credentials};
+pub use auth::{
+    ClientCredentials, authenticate, authenticate_with, authenticate_without_fetch, credentials, credentials_in,
+};
 
 /// How a client authenticates at the token endpoint (RFC 7591 `token_endpoint_auth_method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +26,8 @@ pub enum AuthMethod {
     None,
     ClientSecretBasic,
     ClientSecretPost,
+    /// A signed JWT assertion (RFC 7523 §2.2) with a key from the client's `jwks` or `jwks_uri`.
+    PrivateKeyJwt,
 }
 
 impl AuthMethod {
@@ -32,7 +37,13 @@ impl AuthMethod {
             AuthMethod::None => "none",
             AuthMethod::ClientSecretBasic => "client_secret_basic",
             AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
         }
+    }
+
+    /// Whether the server issues a client secret for this method.
+    pub fn uses_secret(self) -> bool {
+        matches!(self, AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost)
     }
 
     pub fn parse(s: &str) -> Option<AuthMethod> {
@@ -40,6 +51,7 @@ impl AuthMethod {
             "none" => Some(AuthMethod::None),
             "client_secret_basic" => Some(AuthMethod::ClientSecretBasic),
             "client_secret_post" => Some(AuthMethod::ClientSecretPost),
+            "private_key_jwt" => Some(AuthMethod::PrivateKeyJwt),
             _ => None,
         }
     }
@@ -98,7 +110,8 @@ impl Client {
 
     /// The registered `scope` (space-separated), reduced to the scopes this server knows; None when
     /// the client registered none of them. Registration drops unknown scopes rather than refuse
-    /// the client, so treat this as what the client said it wants, not as a limit it agreed to.
+    /// the client, so for a user's grant treat this as what the client said it wants, not as a
+    /// limit it agreed to; for `client_credentials` it is the limit (see `token_endpoint`).
     pub fn registered_scope(&self) -> Option<&str> {
         self.metadata.get("scope").and_then(Value::as_str)
     }

@@ -86,6 +86,12 @@ pub struct Config {
     /// The KMS key that wraps signing keys at rest (`SIGNING_KEY_KMS_ID`, `KMS_ENDPOINT`; see
     /// `crate::kms`). `None`: keys stay as PEM in the store, refused in Lambda on DynamoDB.
     pub signing_key_kms: Option<KmsConfig>,
+    /// User-only scopes (`crate::scopes::USER_ONLY`) that `client_credentials` tokens may carry
+    /// all the same (`MACHINE_SCOPES_ALLOWED`, space-separated; none by default).
+    pub machine_scopes_allowed: Vec<String>,
+    /// Client ids that may call the introspection endpoint (`INTROSPECTION_CLIENTS`,
+    /// comma-separated; none by default). Each must also be a confidential client.
+    pub introspection_clients: Vec<String>,
 }
 
 /// Where signing keys are wrapped (see `crate::kms`).
@@ -301,6 +307,30 @@ impl Config {
             Some(other) => return Err(err("CIMD_ALLOW_LOOPBACK", "1 or 0", other)),
         };
 
+        let machine_scopes_allowed: Vec<String> = get("MACHINE_SCOPES_ALLOWED")
+            .unwrap_or_default()
+            .split([' ', ','])
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if let Some(bad) = machine_scopes_allowed
+            .iter()
+            .find(|s| !crate::scopes::USER_ONLY.contains(&s.as_str()))
+        {
+            return Err(err(
+                "MACHINE_SCOPES_ALLOWED",
+                "user-only scopes (profile:read); the others are open to machine clients already",
+                bad,
+            ));
+        }
+
+        let introspection_clients: Vec<String> = get("INTROSPECTION_CLIENTS")
+            .unwrap_or_default()
+            .split([',', ' '])
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+
         let json_logs = match get("LOG_FORMAT").as_deref() {
             None => in_lambda,
             Some("json") => true,
@@ -397,6 +427,8 @@ impl Config {
             mail,
             signup,
             argon2_concurrency,
+            machine_scopes_allowed,
+            introspection_clients,
         })
     }
 }

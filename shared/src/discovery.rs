@@ -13,9 +13,13 @@ use serde_json::{Value, json};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::app::AppState;
+use crate::clients::assertion;
 use crate::http::ApiError;
 use crate::scopes;
 use crate::urls::{self, Urls};
+
+/// How clients may authenticate at the token and revocation endpoints (`clients::auth`).
+const AUTH_METHODS: &[&str] = &["none", "client_secret_basic", "client_secret_post", "private_key_jwt"];
 
 /// Metadata changes only on deploy; JWKS on rotation, which keeps old keys published meanwhile.
 const CACHE: &str = "public, max-age=300";
@@ -38,12 +42,18 @@ pub fn authorization_server_metadata(urls: &Urls) -> Value {
         "registration_endpoint": urls.register(),
         "jwks_uri": urls.jwks(),
         "revocation_endpoint": urls.revoke(),
-        "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion::ALGORITHMS,
+        "introspection_endpoint": urls.introspect(),
+        // Only confidential clients may introspect (see `introspect`).
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion::ALGORITHMS,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": assertion::ALGORITHMS,
         "scopes_supported": scopes::server_scopes(),
         "authorization_response_iss_parameter_supported": true,
         "client_id_metadata_document_supported": true,

@@ -15,6 +15,7 @@ pub mod crypto;
 pub mod discovery;
 pub mod form;
 pub mod http;
+pub mod introspect;
 pub mod keys;
 pub mod kms;
 pub mod mail;

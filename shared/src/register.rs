@@ -17,7 +17,8 @@
 //! valid requests count towards the limits: invalid ones cost no write, and a developer fixing
 //! their metadata is not locked out. Public clients (`token_endpoint_auth_method: none`, the
 //! default) get no secret; confidential ones get a 256-bit secret, shown once in the response and
-//! stored only as its SHA-256 hash. Browser-based clients (MCP Inspector) register from a web
+//! stored only as its SHA-256 hash. A `private_key_jwt` client gets no secret either: it proves
+//! itself with its registered keys (see `crate::clients::assertion`). Browser-based clients (MCP Inspector) register from a web
 //! page, so any origin may call it.
 //!
 //! Which redirect URIs are accepted, and why, is in `crate::clients::redirect_uri`; which metadata
@@ -185,7 +186,7 @@ async fn check_rate(state: &AppState, ip: Option<IpAddr>) -> Result<(), Register
 
 /// Stores a new client under a fresh random id. Returns it with its secret, if it has one.
 async fn create_client(state: &AppState, reg: Registration) -> Result<(Client, Option<String>), RegisterError> {
-    let secret = (reg.auth_method != clients::AuthMethod::None).then(random_token);
+    let secret = reg.auth_method.uses_secret().then(random_token);
     let mut client = Client {
         client_id: random_id(),
         client_name: reg.client_name,

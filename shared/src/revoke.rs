@@ -7,7 +7,9 @@
 //! requires, so the answer reveals nothing about which tokens exist.
 //!
 //! The client is authenticated without fetching a metadata document (see
-//! `clients::authenticate_without_fetch`): an unauthenticated request here never makes us fetch.
+//! `clients::authenticate_without_fetch`): an unauthenticated request here never makes us fetch
+//! one. A `private_key_jwt` client's assertion is verified as at the token endpoint, which for a
+//! client with a `jwks_uri` may fetch its keys (cached, under the metadata documents' guards).
 
 use axum::Router;
 use axum::extract::State;
@@ -31,8 +33,12 @@ async fn revoke(
     Form(p): Form,
 ) -> Result<impl IntoResponse, ApiError> {
     let token = p.require("token")?;
-    let creds = clients::credentials(&headers, p.get("client_id"), p.get("client_secret"))?;
-    let client_id = clients::authenticate_without_fetch(&state.store, &creds, state.config.cimd_allow_loopback).await?;
+    let creds = clients::credentials_in(&headers, &p)?;
+    // An assertion may name this issuer, the token endpoint (clients often reuse one audience for
+    // both) or this endpoint.
+    let audiences = [urls.issuer().to_owned(), urls.token(), urls.revoke()];
+    let client_id =
+        clients::authenticate_without_fetch(&state.store, &creds, state.config.cimd_allow_loopback, &audiences).await?;
     if let Some((id, grant)) = grants::find_by_token(&state.store, token).await? {
         // Only the client the grant was issued to may revoke it (RFC 7009 §2.1).
         if ct_eq(&grant.client_id, &client_id) {

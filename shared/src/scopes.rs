@@ -14,6 +14,11 @@ pub const TOOLS_EXECUTE: &str = "mcp:tools:execute";
 pub const PROFILE_READ: &str = "profile:read";
 pub const OFFLINE_ACCESS: &str = "offline_access";
 
+/// Scopes only a user can consent to, because they read a user's own data: a `client_credentials`
+/// token (a machine acting for itself) never carries them unless the operator allows it
+/// (`MACHINE_SCOPES_ALLOWED`; see `crate::token_endpoint`).
+pub const USER_ONLY: &[&str] = &[PROFILE_READ];
+
 /// A scope of the MCP resource and what granting it lets a client do.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScopeInfo {

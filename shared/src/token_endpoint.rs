@@ -1,8 +1,16 @@
-//! The token endpoint (`POST /api/oauth/token`): the authorization-code grant with PKCE, and the
-//! refresh-token grant with rotation.
+//! The token endpoint (`POST /api/oauth/token`): the authorization-code grant with PKCE, the
+//! refresh-token grant with rotation, and the client-credentials grant for machine clients
+//! (RFC 6749 §4.4, MCP ext-auth SEP-1046).
 //!
 //! Each grant makes at most three store calls: authenticate the client, redeem the code or read
 //! the grant, then create or rotate the grant. Errors follow RFC 6749 §5.2.
+//!
+//! `client_credentials`: only a confidential client (secret or `private_key_jwt`) registered for
+//! it. The token's subject is the client itself (`sub` = `client:<client_id>`, `machine: true`),
+//! with no grant behind it: no `gid`, no refresh token (RFC 6749 §4.4.3), so it is revoked only by
+//! expiring (`ACCESS_TOKEN_TTL`); deleting the client stops new ones. Its scope is at most what
+//! the client registered (`scope`), never a user-only scope (`scopes::USER_ONLY`) unless
+//! `MACHINE_SCOPES_ALLOWED` lists it; without `scope`, all of that.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -69,8 +77,14 @@ async fn issue(
         resource: &grant.resource,
         scope,
         grant_ref: Some(grant_ref),
+        machine: false,
     };
     let (jwt, _) = access::mint(&state.keys, &who, now, ttl).await?;
+    Ok(token_response(jwt, ttl, scope, refresh_token))
+}
+
+/// The token response, with the headers RFC 6749 §5.1 requires.
+fn token_response(jwt: String, ttl: i64, scope: &[String], refresh_token: Option<&str>) -> Response {
     let mut body = json!({
         "access_token": jwt,
         "token_type": "Bearer",
@@ -85,7 +99,72 @@ async fn issue(
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res.headers_mut()
         .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    Ok(res)
+    res
+}
+
+/// The scopes a machine client may hold: those it registered, minus the user-only ones the
+/// operator has not opened to machines.
+fn machine_scopes(state: &AppState, client: &Client) -> Vec<String> {
+    let registered = client.registered_scope().unwrap_or_default();
+    let resource = scopes::resource_scopes();
+    registered
+        .split(' ')
+        .filter(|s| resource.contains(s))
+        .filter(|s| !scopes::USER_ONLY.contains(s) || state.config.machine_scopes_allowed.iter().any(|a| a == s))
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn client_credentials(state: &AppState, urls: &Urls, client: Client, p: &Params) -> Result<Response, ApiError> {
+    // A public client proves nothing about who it is, so it cannot act as itself.
+    if client.is_public() {
+        return Err(ApiError::bad_request(
+            "unauthorized_client",
+            "a public client cannot use the client_credentials grant",
+        ));
+    }
+    check_grant_type(&client, "client_credentials")?;
+    let resource =
+        resource::resolve(p.get("resource"), urls).map_err(|e| ApiError::bad_request("invalid_target", e))?;
+    let allowed = machine_scopes(state, &client);
+    let scope = match p.get("scope") {
+        None => allowed,
+        Some(s) => {
+            let requested = scopes::parse(Some(s)).map_err(|e| ApiError::bad_request("invalid_scope", e))?;
+            if let Some(extra) = requested.iter().find(|r| !allowed.contains(r)) {
+                return Err(ApiError::bad_request(
+                    "invalid_scope",
+                    format!(
+                        "scope {extra:?} is not open to this client: a machine client gets at most the scopes it registered, never a user's"
+                    ),
+                ));
+            }
+            requested
+        }
+    };
+    if scope.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_scope",
+            "this client registered no scope a machine client may hold",
+        ));
+    }
+    let now = state.store.clock().now();
+    let ttl = state.config.lifetimes.access_token;
+    let subject = access::machine_subject(&client.client_id);
+    let who = AccessGrant {
+        issuer: urls.issuer(),
+        user_id: &subject,
+        client_id: &client.client_id,
+        resource: &resource,
+        scope: &scope,
+        // No grant: nothing a user approved stands behind the token (see the module doc).
+        grant_ref: None,
+        machine: true,
+    };
+    let (jwt, _) = access::mint(&state.keys, &who, now, ttl).await?;
+    tracing::info!(event = "client_credentials_issued", client_id = %client.client_id, scope = %scope.join(" "));
+    metrics::count(Metric::GrantsIssued);
+    Ok(token_response(jwt, ttl, &scope, None))
 }
 
 async fn authorization_code(state: &AppState, urls: &Urls, client: Client, p: &Params) -> Result<Response, ApiError> {
@@ -198,16 +277,22 @@ async fn token(
     Form(p): Form,
 ) -> Result<Response, ApiError> {
     let grant_type = p.require("grant_type")?;
-    if !matches!(grant_type, "authorization_code" | "refresh_token") {
+    if !matches!(
+        grant_type,
+        "authorization_code" | "refresh_token" | "client_credentials"
+    ) {
         return Err(ApiError::bad_request(
             "unsupported_grant_type",
             format!("grant_type {grant_type:?} is not supported"),
         ));
     }
-    let creds = clients::credentials(&headers, p.get("client_id"), p.get("client_secret"))?;
-    let client = clients::authenticate_with(&state.store, &creds, state.config.cimd_allow_loopback).await?;
+    let creds = clients::credentials_in(&headers, &p)?;
+    // RFC 7523 §3: the assertion's audience is this server; its issuer or the token endpoint's URL.
+    let audiences = [urls.issuer().to_owned(), urls.token()];
+    let client = clients::authenticate_with(&state.store, &creds, state.config.cimd_allow_loopback, &audiences).await?;
     match grant_type {
         "authorization_code" => authorization_code(&state, &urls, client, &p).await,
+        "client_credentials" => client_credentials(&state, &urls, client, &p).await,
         _ => refresh_token(&state, &urls, client, &p).await,
     }
 }
@@ -223,6 +308,8 @@ pub fn cors() -> CorsLayer {
 pub fn routes(state: AppState) -> Router {
     Router::new()
         .route(urls::TOKEN_PATH, post(token).options(crate::http::options))
+        // Introspection shares this function: it reads the same clients, grants and keys.
+        .route(urls::INTROSPECT_PATH, crate::introspect::route())
         .layer(cors())
         .with_state(state)
 }

@@ -24,6 +24,7 @@ pub const AUTHORIZE_PATH: &str = "/oauth/authorize";
 pub const TOKEN_PATH: &str = "/api/oauth/token";
 pub const REGISTER_PATH: &str = "/api/oauth/register";
 pub const REVOKE_PATH: &str = "/api/oauth/revoke";
+pub const INTROSPECT_PATH: &str = "/api/oauth/introspect";
 
 impl Urls {
     pub fn new(base: &url::Url) -> Self {
@@ -56,6 +57,9 @@ impl Urls {
     }
     pub fn revoke(&self) -> String {
         format!("{}{REVOKE_PATH}", self.base)
+    }
+    pub fn introspect(&self) -> String {
+        format!("{}{INTROSPECT_PATH}", self.base)
     }
 }
 

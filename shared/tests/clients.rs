@@ -142,7 +142,8 @@ fn body_credentials_are_read_when_there_is_no_basic_header() {
         ClientCredentials {
             client_id: "abc".into(),
             secret: Some("s3cret".into()),
-            via_basic: false
+            via_basic: false,
+            assertion: None,
         }
     );
     let public = clients::credentials(&HeaderMap::new(), Some("abc"), None).unwrap();
@@ -237,6 +238,7 @@ fn by_basic(id: &str, secret: Option<&str>) -> ClientCredentials {
         client_id: id.into(),
         secret: secret.map(str::to_owned),
         via_basic: true,
+        assertion: None,
     }
 }
 
@@ -245,6 +247,7 @@ fn by_post(id: &str, secret: Option<&str>) -> ClientCredentials {
         client_id: id.into(),
         secret: secret.map(str::to_owned),
         via_basic: false,
+        assertion: None,
     }
 }
 

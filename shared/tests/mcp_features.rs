@@ -739,6 +739,7 @@ async fn a_sealed_state_opens_only_for_its_caller_its_request_and_its_lifetime()
         client_id: "client".into(),
         scopes: vec![],
         key_id: signer.kid.clone(),
+        machine: false,
     };
     let bob = Principal {
         user_id: "bob".into(),

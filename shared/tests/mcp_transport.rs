@@ -305,6 +305,7 @@ async fn wrong_audience_token_is_401() {
         resource: "https://other.example/mcp",
         scope: &scope,
         grant_ref: None,
+        machine: false,
     };
     let now = s.h.store.clock().now();
     let (jwt, _) = mcp_oauth::tokens::access::mint(&s.h.state.keys, &grant, now, 3600)

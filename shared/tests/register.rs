@@ -627,8 +627,9 @@ async fn unsupported_token_endpoint_auth_method_is_rejected() {
 }
 
 #[tokio::test]
-async fn grant_types_beyond_authorization_code_and_refresh_token_are_rejected() {
+async fn grant_types_beyond_the_supported_ones_and_public_client_credentials_are_rejected() {
     for grants in [
+        // A public client (the default method) cannot act as itself.
         json!(["client_credentials"]),
         json!(["authorization_code", "implicit"]),
         json!(["authorization_code", "password"]),

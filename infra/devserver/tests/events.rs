@@ -240,6 +240,8 @@ async fn authorization_server_events_get_their_specified_errors() {
         ("token-authorization-code.json", 401, "application/json"),
         ("token-refresh.json", 401, "application/json"),
         ("revoke.json", 401, "application/json"),
+        // An unlisted caller may not introspect, whatever it sends.
+        ("introspect.json", 401, "application/json"),
     ];
     let samples = samples();
     for (file, status, content_type) in expected {

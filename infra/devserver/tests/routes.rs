@@ -99,6 +99,7 @@ async fn dev_server_serves_no_known_endpoint_the_template_does_not_route() {
         urls::TOKEN_PATH.to_owned(),
         urls::REGISTER_PATH.to_owned(),
         urls::REVOKE_PATH.to_owned(),
+        urls::INTROSPECT_PATH.to_owned(),
     ];
     let routes = template_routes();
     let routed = |method: &str, path: &str| {

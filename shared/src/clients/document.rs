@@ -11,12 +11,16 @@
 //!
 //! Fetches are also bounded in memory (see `guard`): a document that failed is answered from a
 //! negative cache for a minute, and each origin may cause a bounded number of fetches a minute.
-//! The revocation endpoint never fetches (see `clients::authenticate_without_fetch`).
+//! The revocation endpoint never fetches a document (see `clients::authenticate_without_fetch`).
+//! A `private_key_jwt` client's `jwks_uri` is fetched through the same guarded client and
+//! budgets ([`fetch_guarded_json`], used by `clients::assertion`).
 //!
 //! Fetching a URL a stranger chose is a server-side request forgery risk, so: https only, a
 //! domain name (never an IP literal), addresses that resolve to private, loopback or link-local
 //! ranges refused, no redirects, a 3 s deadline and a 5 KiB body limit. Such clients are public
-//! (`token_endpoint_auth_method: none`): we do not accept `private_key_jwt`.
+//! (`token_endpoint_auth_method: none`) or authenticate with their keys (`private_key_jwt` with
+//! `jwks` or `jwks_uri`, see `clients::assertion`), and must then do so at the token endpoint.
+//! A document cannot share a secret, so `client_secret_basic` and `client_secret_post` are refused.
 //!
 //! Addresses refused: every non-global block of the IANA special-purpose registries (see
 //! [`public`]), and a proxy is never used, since a proxy would resolve the name itself.
@@ -33,7 +37,7 @@ use std::time::Duration;
 use serde_json::Value;
 use url::Url;
 
-use super::{AuthMethod, Client};
+use super::Client;
 use crate::register::metadata;
 use crate::store::{Store, StoreError, Table, typed};
 
@@ -185,14 +189,16 @@ fn cache_seconds(headers: &reqwest::header::HeaderMap) -> i64 {
     max_age.unwrap_or(DEFAULT_CACHE).clamp(MIN_CACHE, MAX_CACHE)
 }
 
-/// Fetches and validates the document at `url`.
-async fn fetch(url: &Url, allow_loopback: bool) -> Result<(Client, i64), DocumentError> {
+/// GETs the JSON at `url` through the guarded client (no proxy, public addresses only, no
+/// redirects, short deadlines), reading at most `max` bytes; returns it with its cache lifetime.
+async fn get_json(url: &Url, allow_loopback: bool, max: usize) -> Result<(Value, i64), DocumentError> {
     let mut res = http(allow_loopback)
         .get(url.as_str())
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
         .map_err(|_| DocumentError::Unreachable)?;
+    // A redirect (3xx) is not followed and counts as unreachable, like any other failure.
     if !res.status().is_success() {
         return Err(DocumentError::Unreachable);
     }
@@ -200,11 +206,38 @@ async fn fetch(url: &Url, allow_loopback: bool) -> Result<(Client, i64), Documen
     let mut body = Vec::new();
     while let Some(chunk) = res.chunk().await.map_err(|_| DocumentError::Unreachable)? {
         body.extend_from_slice(&chunk);
-        if body.len() > MAX_DOCUMENT {
-            return Err(DocumentError::Invalid(format!("larger than {MAX_DOCUMENT} bytes")));
+        if body.len() > max {
+            return Err(DocumentError::Invalid(format!("larger than {max} bytes")));
         }
     }
-    let doc: Value = serde_json::from_slice(&body).map_err(|e| DocumentError::Invalid(format!("not JSON: {e}")))?;
+    let doc = serde_json::from_slice(&body).map_err(|e| DocumentError::Invalid(format!("not JSON: {e}")))?;
+    Ok((doc, ttl))
+}
+
+/// Fetches JSON a client named (its `jwks_uri`) under the same rules as a metadata document: the
+/// URL must pass [`is_document_id`]'s test, the origin's fetch budget and negative cache apply.
+/// Returns the JSON and its cache lifetime in seconds.
+pub async fn fetch_guarded_json(
+    uri: &str,
+    allow_loopback: bool,
+    max: usize,
+    now: i64,
+) -> Result<(Value, i64), DocumentError> {
+    let url = document_url(uri, allow_loopback).ok_or(DocumentError::Unreachable)?;
+    if let Some(e) = guard::remembered_failure(url.as_str(), now) {
+        return Err(e);
+    }
+    if !guard::may_fetch(&url.origin().ascii_serialization(), now) {
+        return Err(DocumentError::Throttled);
+    }
+    get_json(&url, allow_loopback, max).await.inspect_err(|e| {
+        guard::remember_failure(url.as_str(), e, now);
+    })
+}
+
+/// Fetches and validates the document at `url`.
+async fn fetch(url: &Url, allow_loopback: bool) -> Result<(Client, i64), DocumentError> {
+    let (doc, ttl) = get_json(url, allow_loopback, MAX_DOCUMENT).await?;
     if doc.get("client_id").and_then(Value::as_str) != Some(url.as_str()) {
         return Err(DocumentError::Invalid(
             "its client_id is not the URL it was fetched from".into(),
@@ -216,16 +249,16 @@ async fn fetch(url: &Url, allow_loopback: bool) -> Result<(Client, i64), Documen
         ));
     }
     let reg = metadata::parse(doc).map_err(|e| DocumentError::Invalid(e.to_string()))?;
-    if reg.auth_method != AuthMethod::None {
+    if reg.auth_method.uses_secret() {
         return Err(DocumentError::Invalid(
-            "only public clients (token_endpoint_auth_method none) are supported".into(),
+            "a metadata document client authenticates with none or private_key_jwt, never a shared secret".into(),
         ));
     }
     let client = Client {
         client_id: url.as_str().to_owned(),
         client_name: reg.client_name,
         redirect_uris: reg.redirect_uris,
-        auth_method: AuthMethod::None,
+        auth_method: reg.auth_method,
         secret_hash: None,
         created_at: 0,
         metadata: reg.metadata,

@@ -174,7 +174,13 @@ pub async fn authenticate(
     if claims.nbf > now + leeway {
         return Err(invalid("the access token is not valid yet"));
     }
+    // A machine token names its client as subject; nothing else may use that form of subject.
+    let machine_subject = crate::tokens::access::machine_subject(&claims.client_id);
+    if claims.machine != (claims.sub == machine_subject) || (!claims.machine && claims.sub.starts_with("client:")) {
+        return Err(invalid("the access token's subject does not match its kind"));
+    }
     let grant_ref = claims.gid.clone();
+    let machine = claims.machine;
     let principal = Principal {
         user_id: claims.sub,
         client_id: claims.client_id,
@@ -185,6 +191,7 @@ pub async fn authenticate(
             .map(str::to_owned)
             .collect(),
         key_id: kid,
+        machine,
     };
     Ok((principal, grant_ref))
 }

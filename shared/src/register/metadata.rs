@@ -17,8 +17,8 @@
 use serde_json::{Map, Value};
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
-use crate::clients::AuthMethod;
 use crate::clients::redirect_uri;
+use crate::clients::{AuthMethod, assertion};
 use crate::scopes;
 
 pub const MAX_REDIRECT_URIS: usize = 10;
@@ -34,7 +34,9 @@ pub const MAX_CONTACTS: usize = 10;
 /// decoder's recursion limit (serde_json's 128, DynamoDB's 32 levels of attribute values).
 pub const MAX_UNKNOWN_DEPTH: usize = 8;
 
-const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token"];
+const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
+/// What a client gets when it names no `grant_types` (RFC 7591 §2 defaults to the code grant).
+const DEFAULT_GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token"];
 const RESPONSE_TYPES: &[&str] = &["code"];
 /// Set by the server only. `software_statement` is dropped as well: this server cannot verify one,
 /// and echoing its unverified claims would look like acceptance (RFC 7591 §3.2.1 lets a server
@@ -226,6 +228,58 @@ fn scope(value: Value) -> Result<Option<String>, MetadataError> {
     Ok((!out.is_empty()).then(|| out.join(" ")))
 }
 
+/// `jwks`, `jwks_uri` and `token_endpoint_auth_signing_alg`, checked: a `private_key_jwt` client
+/// needs exactly one of `jwks` (public signing keys only, see `clients::assertion::check_jwks`) and
+/// `jwks_uri` (https, or http on loopback for development; fetched only under the metadata
+/// documents' guards). RFC 7591 §2 forbids sending both.
+fn keys(fields: &mut Map<String, Value>, auth_method: AuthMethod) -> Result<Vec<(&'static str, Value)>, MetadataError> {
+    let mut out = Vec::new();
+    let jwks = take(fields, "jwks");
+    let jwks_uri = take(fields, "jwks_uri");
+    if jwks.is_some() && jwks_uri.is_some() {
+        return Err(Metadata("send jwks or jwks_uri, not both".into()));
+    }
+    if let Some(jwks) = jwks {
+        assertion::check_jwks(&jwks).map_err(Metadata)?;
+        out.push(("jwks", jwks));
+    }
+    if let Some(uri) = jwks_uri {
+        let uri = text(uri, "jwks_uri", redirect_uri::MAX_LEN)?;
+        let ok = url::Url::parse(&uri).is_ok_and(|u| {
+            u.as_str() == uri
+                && u.fragment().is_none()
+                && u.username().is_empty()
+                && u.password().is_none()
+                && (u.scheme() == "https"
+                    || u.scheme() == "http" && matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")))
+        });
+        if !ok {
+            return Err(Metadata(format!(
+                "jwks_uri {} must be an https URL in canonical form, without credentials or fragment",
+                quoted(&uri)
+            )));
+        }
+        out.push(("jwks_uri", uri.into()));
+    }
+    if auth_method == AuthMethod::PrivateKeyJwt && out.is_empty() {
+        return Err(Metadata(
+            "token_endpoint_auth_method private_key_jwt needs jwks or jwks_uri".into(),
+        ));
+    }
+    if let Some(alg) = take(fields, "token_endpoint_auth_signing_alg") {
+        let alg = text(alg, "token_endpoint_auth_signing_alg", MAX_TEXT)?;
+        if !assertion::ALGORITHMS.contains(&alg.as_str()) {
+            return Err(Metadata(format!(
+                "token_endpoint_auth_signing_alg {} is not supported; supported: {}",
+                quoted(&alg),
+                assertion::ALGORITHMS.join(", ")
+            )));
+        }
+        out.push(("token_endpoint_auth_signing_alg", alg.into()));
+    }
+    Ok(out)
+}
+
 /// Checks a registration request's JSON body and returns what to register.
 pub fn parse(body: Value) -> Result<Registration, MetadataError> {
     let Value::Object(mut fields) = body else {
@@ -238,31 +292,65 @@ pub fn parse(body: Value) -> Result<Registration, MetadataError> {
         fields.remove(*name);
     }
 
-    let redirect_uris = redirect_uris(take(&mut fields, "redirect_uris"))?;
+    let redirect_uris_field = take(&mut fields, "redirect_uris");
 
     let auth_method = match take(&mut fields, "token_endpoint_auth_method") {
         None => AuthMethod::None,
         Some(Value::String(s)) => AuthMethod::parse(&s).ok_or_else(|| {
             Metadata(format!(
-                "token_endpoint_auth_method {} is not supported; supported: none, client_secret_basic, client_secret_post",
+                "token_endpoint_auth_method {} is not supported; supported: none, client_secret_basic, client_secret_post, private_key_jwt",
                 quoted(&s)
             ))
         })?,
         Some(_) => return Err(Metadata("token_endpoint_auth_method must be a string".into())),
     };
 
-    let grant_types = subset(&mut fields, "grant_types", GRANT_TYPES, GRANT_TYPES)?;
-    // Refresh tokens come only from an authorization code here, so a client without that grant
-    // could never get a token (RFC 7591 §2.1 asks servers to keep these fields consistent).
-    if !grant_types.iter().any(|g| g == "authorization_code") {
-        return Err(Metadata("grant_types must include authorization_code".into()));
+    let keys = keys(&mut fields, auth_method)?;
+
+    let grant_types = subset(&mut fields, "grant_types", GRANT_TYPES, DEFAULT_GRANT_TYPES)?;
+    let has = |g: &str| grant_types.iter().any(|x| x == g);
+    // Refresh tokens come only from an authorization code here, so a client without a grant that
+    // issues a token itself could never get one (RFC 7591 §2.1 asks servers to keep these fields
+    // consistent).
+    if !has("authorization_code") && !has("client_credentials") {
+        return Err(Metadata(
+            "grant_types must include authorization_code or client_credentials".into(),
+        ));
     }
-    let response_types = subset(&mut fields, "response_types", RESPONSE_TYPES, RESPONSE_TYPES)?;
+    // A public client proves nothing about who it is, so it cannot act as itself.
+    if has("client_credentials") && auth_method == AuthMethod::None {
+        return Err(Metadata(
+            "client_credentials needs a confidential client: token_endpoint_auth_method client_secret_basic, client_secret_post or private_key_jwt".into(),
+        ));
+    }
+    // Redirect URIs serve the code grant only; a machine-only client needs none.
+    let redirect_uris = match redirect_uris_field {
+        None if !has("authorization_code") => Vec::new(),
+        field => redirect_uris(field)?,
+    };
+    let response_types = if has("authorization_code") {
+        subset(&mut fields, "response_types", RESPONSE_TYPES, RESPONSE_TYPES)?
+    } else {
+        match take(&mut fields, "response_types")
+            .map(|v| strings(v, "response_types"))
+            .transpose()?
+        {
+            Some(types) if !types.is_empty() => {
+                return Err(Metadata(
+                    "response_types must be empty without the authorization_code grant".into(),
+                ));
+            }
+            _ => Vec::new(),
+        }
+    };
 
     let mut metadata = Map::new();
     metadata.insert("token_endpoint_auth_method".into(), auth_method.as_str().into());
     metadata.insert("grant_types".into(), grant_types.into());
     metadata.insert("response_types".into(), response_types.into());
+    for (name, value) in keys {
+        metadata.insert(name.into(), value);
+    }
 
     if let Some(registered) = take(&mut fields, "scope").map(scope).transpose()?.flatten() {
         metadata.insert("scope".into(), registered.into());

@@ -26,6 +26,16 @@ pub struct AccessClaims {
     /// function can refuse it once the grant is revoked. Absent in tokens minted before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid: Option<String>,
+    /// True for a `client_credentials` token: the client acts for itself, `sub` is
+    /// [`machine_subject`] of `client_id`, and no grant (`gid`) stands behind it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub machine: bool,
+}
+
+/// The `sub` of a machine client's own token. User ids are random base64url ids and never hold
+/// a colon, so the two can never be confused.
+pub fn machine_subject(client_id: &str) -> String {
+    format!("client:{client_id}")
 }
 
 /// What the access token says about whom and what.
@@ -37,6 +47,8 @@ pub struct AccessGrant<'a> {
     pub scope: &'a [String],
     /// The grant's reference (see `AccessClaims::gid`).
     pub grant_ref: Option<&'a str>,
+    /// A `client_credentials` token (see `AccessClaims::machine`).
+    pub machine: bool,
 }
 
 /// Signs an access token valid for `ttl` seconds from now. Returns the JWT and its claims.
@@ -53,6 +65,7 @@ pub async fn mint(keys: &KeyRing, grant: &AccessGrant<'_>, now: i64, ttl: i64) -
         exp: now + ttl,
         jti: random_id(),
         gid: grant.grant_ref.map(str::to_owned),
+        machine: grant.machine,
     };
     let mut header = Header::new(Algorithm::ES256);
     header.kid = Some(signer.kid.clone());

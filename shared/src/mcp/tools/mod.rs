@@ -31,6 +31,10 @@ pub struct Principal {
     pub scopes: Vec<String>,
     /// The `kid` of the key that signed the access token (it also seals `requestState`).
     pub key_id: String,
+    /// A machine client acting for itself (`client_credentials`): `user_id` is then
+    /// `client:<client_id>` (`tokens::access::machine_subject`) and no user record exists, so
+    /// tools keep its data under that id and never read a user for it.
+    pub machine: bool,
 }
 
 impl Principal {

@@ -1,6 +1,8 @@
 //! Per-user notes, kept in the app data table: `notes_list`, `notes_get` (read-only) and
 //! `notes_add`, `notes_delete`. Every key includes the caller's user id, which comes from the
-//! verified access token, so no argument can reach another user's notes.
+//! verified access token, so no argument can reach another user's notes. A machine client
+//! (`client_credentials`) keeps its own notes under its principal's id, `client:<client_id>`,
+//! which no user id can equal (user ids hold no colon).
 //!
 //! `notes_list` pages with MCP's cursor convention: at most [`PAGE`] notes a call, and a
 //! `nextCursor` while more follow, which the client passes back as `cursor`. The cursor is opaque
