@@ -17,7 +17,10 @@ import re
 import secrets
 import urllib.parse
 
-REDIRECT_URI = "http://127.0.0.1:8765/callback"
+# An https redirect: remembered consent skips the page only for clients whose redirect proves who
+# they are (a loopback public client sees the consent page every time; see docs/SECURITY.md). The
+# bench never follows the redirect, it reads the code from Location.
+REDIRECT_URI = "https://client.example/callback"
 SCOPE = "mcp:tools:read mcp:tools:execute profile:read"
 PASSWORD = "correct horse battery staple"
 MCP_VERSION = "2025-11-25"
