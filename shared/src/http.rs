@@ -110,6 +110,21 @@ pub fn with_fallbacks(router: axum::Router) -> axum::Router {
         .layer(axum::middleware::map_response(json_405))
 }
 
+/// The value of cookie `name`, if the request carries one shaped like a 256-bit token we issue
+/// (43 base64url characters); other cookies and malformed values are ignored.
+pub fn token_cookie(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(n, _)| *n == name)
+        .map(|(_, v)| v.trim())
+        .find(|v| v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .map(str::to_owned)
+}
+
 /// The caller's address, from a source that the caller cannot forge: API Gateway's
 /// `requestContext` in Lambda, the TCP peer in the dev server. `X-Forwarded-For` is never read.
 pub fn client_ip(parts: &http::request::Parts) -> Option<std::net::IpAddr> {

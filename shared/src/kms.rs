@@ -54,23 +54,12 @@ impl Kms {
     /// A client for `key_id` (key id, ARN or `alias/…`); `endpoint` points at an emulator.
     /// Nothing is called yet: the SDK connects on first use.
     pub async fn connect(key_id: &str, endpoint: Option<&str>) -> Self {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
         // A cold start waiting on KMS holds a token request; fail fast and answer 503.
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(1))
-            .operation_timeout(Duration::from_secs(3))
-            .build();
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(http)
-            .timeout_config(timeouts);
-        if let Some(url) = endpoint {
-            loader = loader.endpoint_url(url);
-        }
-        let conf = loader.load().await;
+        let conf = crate::aws::sdk_config(
+            endpoint,
+            crate::aws::deadlines(Duration::from_secs(1), Duration::from_secs(3)),
+        )
+        .await;
         Kms {
             client: aws_sdk_kms::Client::new(&conf),
             key_id: key_id.to_owned(),

@@ -8,6 +8,7 @@ pub mod access;
 pub mod accounts;
 pub mod app;
 pub mod authorize;
+pub mod aws;
 pub mod clients;
 pub mod clock;
 pub mod config;

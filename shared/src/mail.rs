@@ -131,23 +131,12 @@ pub struct Ses {
 impl Ses {
     /// An SES client on this workspace's one TLS stack; `endpoint` points it at an emulator.
     pub async fn connect(from: &str, endpoint: Option<&str>) -> Self {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
         // A send that hangs would hold a sign-up past its page; fail fast and answer 503.
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(2))
-            .operation_timeout(Duration::from_secs(5))
-            .build();
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(http)
-            .timeout_config(timeouts);
-        if let Some(url) = endpoint {
-            loader = loader.endpoint_url(url);
-        }
-        let conf = loader.load().await;
+        let conf = crate::aws::sdk_config(
+            endpoint,
+            crate::aws::deadlines(Duration::from_secs(2), Duration::from_secs(5)),
+        )
+        .await;
         Ses {
             client: aws_sdk_sesv2::Client::new(&conf),
             from: from.to_owned(),

@@ -101,16 +101,7 @@ fn new_code() -> String {
 
 /// The cookie value a request carries, if it looks like one we set.
 pub fn cookie_value(headers: &http::HeaderMap) -> Option<String> {
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|h| h.to_str().ok())
-        .flat_map(|h| h.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(name, _)| *name == COOKIE)
-        .map(|(_, v)| v.trim())
-        .find(|v| v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-        .map(str::to_owned)
+    crate::http::token_cookie(headers, COOKIE)
 }
 
 pub fn set_cookie(value: &str) -> String {

@@ -87,23 +87,13 @@ fn from_secret_string(raw: &str) -> Option<String> {
 /// A Secrets Manager client (one TLS stack, short deadlines); `endpoint` points at an emulator.
 /// Public for set-up against one (creating a secret, say).
 pub async fn connect(endpoint: Option<&str>) -> aws_sdk_secretsmanager::Client {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
     // A sign-in button waiting on Secrets Manager holds the page; fail fast and answer 503.
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .operation_timeout(Duration::from_secs(3))
-        .build();
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http)
-        .timeout_config(timeouts);
-    if let Some(url) = endpoint {
-        loader = loader.endpoint_url(url);
-    }
-    aws_sdk_secretsmanager::Client::new(&loader.load().await)
+    let conf = crate::aws::sdk_config(
+        endpoint,
+        crate::aws::deadlines(Duration::from_secs(1), Duration::from_secs(3)),
+    )
+    .await;
+    aws_sdk_secretsmanager::Client::new(&conf)
 }
 
 /// An SDK error with its source chain (its Display alone is "dispatch failure").
