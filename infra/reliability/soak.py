@@ -5,9 +5,9 @@ then a verdict. infra/scripts/soak.sh builds the server and runs this; see docs/
   soak.py --devserver BIN --duration SECONDS --out DIR [--workers N]
 
 Traffic (every thread on its own keep-alive connection to 127.0.0.1):
-  - a newcomer thread, one round every NEWCOMER_PERIOD s: registers a new client (register),
-    signs a new user up through the pages with the mailed code and consents (sign_up), and
-    redeems the first code;
+  - a newcomer thread, one round every NEWCOMER_PERIOD s, each from a loopback address of its
+    own (127.18.x.y): registers a new client (register), signs a new user up through the pages
+    with the mailed code and consents (sign_up), and redeems the first code;
   - N workers (default 3), each holding a pool of live grants: new grants from remembered
     consent (grant: authorization request + code redemption), refreshes with real rotation
     (refresh), MCP tools/call whoami with the access token (tool_call), and revocations
@@ -29,6 +29,7 @@ Not for: throughput figures (bench/measure.py) or proving a rule in the test sui
 """
 
 import argparse
+import http.client
 import json
 import os
 import random
@@ -58,7 +59,7 @@ SERVER_ENV = {
     "LOG_FORMAT": "text",
     "RUST_LOG": "warn",
 }
-NEWCOMER_PERIOD = 4.0  # s; 150 registrations per 10 min, under the default 300 per address
+NEWCOMER_PERIOD = 4.0  # s
 SAMPLE_PERIOD = 2.0
 PROBE_PERIOD = 15.0
 POOL_MAX = 12
@@ -122,11 +123,36 @@ def send(t, method, target, headers, body=b""):
     return t.send(method, target, headers, body)
 
 
+class FromAddress(of.HttpTransport):
+    """oauthflow's keep-alive transport, with its connections made from a given loopback address.
+    The server throttles sign-ups and registrations per source address (20 sign-ups an hour, see
+    `authorize::email`), so each newcomer comes from an address of its own, as new users do."""
+
+    def __init__(self, host, port, source):
+        super().__init__(host, port)
+        self.source = source
+
+    def send(self, method, target, headers, body=b""):
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30, source_address=(self.source, 0))
+            try:
+                self.conn.request(method, target, body=body or None, headers=headers)
+                res = self.conn.getresponse()
+                return of.Reply(res.status, res.getheaders(), res.read())
+            except (http.client.HTTPException, ConnectionError):
+                self.conn.close()
+                self.conn = None
+                if attempt == 2:
+                    raise
+
+
 def newcomer(server, rec, stop):
-    t = server.transport()
     n = 0
     while not stop.done():
         n += 1
+        # 127.18.0.2, 127.18.0.3, ...: all of 127/8 is loopback.
+        t = FromAddress("127.0.0.1", server.port, f"127.18.{n // 250}.{n % 250 + 2}")
         c = of.Client(t)
         body = json.dumps({"client_name": f"Soak {n}", "redirect_uris": [of.REDIRECT_URI]}).encode()
         reply = rec.timed("register", lambda: send(t, "POST", "/api/oauth/register", {"content-type": "application/json"}, body))
