@@ -338,7 +338,7 @@ def chart(result, path):
     ax1.set_ylim(bottom=0)
     ax1.axvline(result["duration_s"] * WARMUP_SHARE / 60, color="grey", linestyle=":", label="end of warm-up")
     ax1.legend(loc="lower right")
-    ax1.set_title("Soak run: dev server (release, embedded store) RSS and p99 latency")
+    ax1.set_title(f"Soak run: dev server ({result['label']}, embedded store) RSS and p99 latency")
     for f in ("grant", "refresh", "tool_call", "revoke", "register", "sign_up"):
         pts = [(r["t_end"] / 60, r[f]["p99"]) for r in result["over_time"] if f in r]
         if pts:
@@ -355,8 +355,8 @@ def chart(result, path):
 def report_md(result, args, chart_name):
     v = result["verdict"]
     lines = [
-        f"Last run: `infra/scripts/soak.sh {args.duration}` ({args.duration / 60:g} min, {args.workers} workers, "
-        f"release dev server, embedded store, loopback), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"Last run: `{'SOAK_DEVSERVER=… SOAK_LABEL=' + args.label + ' ' if args.label != 'release' else ''}infra/scripts/soak.sh {args.duration}` ({args.duration / 60:g} min, {args.workers} workers, "
+        f"{args.label} dev server, embedded store, loopback), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
         f"**{'PASS' if v['passed'] else 'FAIL'}**.",
         "",
         f"- Requests: {result['requests']}; unexpected answers: {v['unexpected_errors']}.",
@@ -395,6 +395,7 @@ def report_md(result, args, chart_name):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--devserver", required=True)
+    p.add_argument("--label", default="release", help="the binary's build, as the page names it")
     p.add_argument("--duration", type=int, default=600)
     p.add_argument("--workers", type=int, default=3)
     p.add_argument("--out", required=True)
@@ -437,6 +438,7 @@ def main():
     finally:
         server.stop()
     result = analyse(rec, samples, args.duration)
+    result["label"] = args.label
     png = os.path.join(args.out, "soak.png")
     drew = chart(result, png)
     with open(os.path.join(args.out, "result.json"), "w") as f:

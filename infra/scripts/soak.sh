@@ -11,7 +11,9 @@
 # on a fail too, so the failing figures can be read there; the exit status is the verdict.
 #
 # Environment: SOAK_WORKERS [3] worker threads holding grants (plus a newcomer, a prober and a
-# sampler thread). Results and the server log: target/soak/.
+# sampler thread); SOAK_DEVSERVER [unset] a dev server binary to soak instead of building the
+# release one (SOAK_LABEL names its build on the page, e.g. "debug"). Results and the server
+# log: target/soak/.
 #
 # Not part of the test command: it runs for minutes and its figures depend on the machine.
 set -euo pipefail
@@ -31,16 +33,24 @@ SOAK_VENV="$TOOLS_DIR/soak"
 section "tools: matplotlib for the chart (infra/scripts/tools.sh soak)"
 bash "$ROOT/infra/scripts/tools.sh" soak
 
-section "release build: dev server"
-cargo build --release --locked -p devserver
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/devserver"
+if [[ -n ${SOAK_DEVSERVER:-} ]]; then
+    BIN="$SOAK_DEVSERVER"
+    [[ -x $BIN ]] || die "SOAK_DEVSERVER=$BIN is not an executable"
+    LABEL="${SOAK_LABEL:-given}"
+    warn "soaking $BIN, not a fresh release build (SOAK_DEVSERVER); the page says so"
+else
+    section "release build: dev server"
+    cargo build --release --locked -p devserver
+    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/devserver"
+    LABEL=release
+fi
 
 section "soak: $DURATION s, $WORKERS workers, loopback"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 soak_rc=0
 "$SOAK_VENV/bin/python" "$ROOT/infra/reliability/soak.py" \
-    --devserver "$BIN" --duration "$DURATION" --workers "$WORKERS" --out "$OUT" || soak_rc=$?
+    --devserver "$BIN" --label "$LABEL" --duration "$DURATION" --workers "$WORKERS" --out "$OUT" || soak_rc=$?
 [[ -f $OUT/report.md ]] || die "soak.py wrote no report (exit $soak_rc); see $OUT/devserver.log"
 
 section "docs/RELIABILITY.md: the soak block"
