@@ -50,6 +50,7 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 # Short lifetimes, so that records expire within the run and the prober can check that reads
 # ignore them (the embedded store keeps expired records until overwritten; see the page).
 ACCESS_TTL = 60
+ACCESS_LEEWAY = 30
 REFRESH_TTL = 120
 CODE_TTL = 20
 SERVER_ENV = {
@@ -231,7 +232,8 @@ def prober(server, base, rec, stop):
                 pair = c.tokens()
                 parked.append((now + CODE_TTL + 5, "code", code))
                 # Unused after issue: the refresh token expires REFRESH_TTL after it was issued.
-                parked.append((now + ACCESS_TTL + 5, "access", pair["access_token"]))
+                # /mcp allows ACCESS_LEEWAY of clock skew past `exp` (mcp::auth::LEEWAY).
+                parked.append((now + ACCESS_TTL + ACCESS_LEEWAY + 5, "access", pair["access_token"]))
                 parked.append((now + REFRESH_TTL + 5, "refresh", pair["refresh_token"]))
             except (OSError, of.FlowError) as e:
                 rec.record("grant", 0, 0, "prober: " + repr(e))
