@@ -9,6 +9,7 @@ use crate::keys::{KeyRing, Wrapping};
 use crate::kms::Kms;
 use crate::mail::{Disabled, Outbox, Ses, SharedMailer};
 use crate::store::dynamo::DynamoStore;
+#[cfg(feature = "embedded")]
 use crate::store::embedded::EmbeddedStore;
 use crate::store::{Store, StoreError};
 
@@ -29,6 +30,8 @@ pub enum StartError {
     Config(#[from] crate::config::ConfigError),
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
+    #[error("STORE=embedded: this build has no embedded store (the dev server has it)")]
+    NoEmbeddedStore,
 }
 
 impl AppState {
@@ -67,7 +70,12 @@ impl AppState {
     /// so a cold start pays no round trip here.
     pub async fn from_config(config: Config, clock: Clock) -> Result<Self, StartError> {
         let store = match &config.store {
+            #[cfg(feature = "embedded")]
             StoreConfig::Embedded { path } => Store::new(EmbeddedStore::open(path, clock)?),
+            // A build without the redb backend (every Lambda) cannot open it; Lambda's
+            // configuration refuses STORE=embedded before this.
+            #[cfg(not(feature = "embedded"))]
+            StoreConfig::Embedded { .. } => return Err(StartError::NoEmbeddedStore),
             StoreConfig::Dynamo { prefix, endpoint } => {
                 Store::new(DynamoStore::connect(endpoint.as_deref(), prefix, clock).await)
             }
