@@ -378,12 +378,38 @@ def stream(fn, proc, creds, samples, invocations):
     raise ValueError(fn)
 
 
+def create_kms_key(endpoint):
+    """A symmetric KMS key on the emulator (moto), by the KMS JSON API; its key id."""
+    body = json.dumps({"KeyUsage": "ENCRYPT_DECRYPT", "KeySpec": "SYMMETRIC_DEFAULT"}).encode()
+    req = urllib.request.Request(
+        endpoint,
+        data=body,
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "TrentService.CreateKey",
+            # moto routes by the credential scope's service and checks no signature.
+            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=0",
+        },
+    )
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)["KeyMetadata"]["KeyId"]
+
+
 def run_lambda(args):
     prefix = f"benchfn{os.getpid()}-"
     outbox = tempfile.mkdtemp(prefix="bench-outbox-")
     os.environ["OUTBOX_DIR"] = outbox
+    # As in AWS: signing keys wrapped under a KMS key (required in Lambda), here on the emulator;
+    # the dev server that mints the credentials wraps with the same key, so the functions unwrap.
+    kms_key = create_kms_key(args.dynamodb_endpoint)
     dynamo_env = dict(
-        AWS_TEST_ENV, STORE="dynamodb", DYNAMODB_ENDPOINT=args.dynamodb_endpoint, TABLE_PREFIX=prefix, OUTBOX_DIR=outbox
+        AWS_TEST_ENV,
+        STORE="dynamodb",
+        DYNAMODB_ENDPOINT=args.dynamodb_endpoint,
+        TABLE_PREFIX=prefix,
+        OUTBOX_DIR=outbox,
+        SIGNING_KEY_KMS_ID=kms_key,
+        KMS_ENDPOINT=args.dynamodb_endpoint,
     )
     server = DevServer(args.devserver, dynamo_env, os.path.join(args.logs, "devserver-lambda-credentials.log"))
     samples = {fn: lr.load_event(ROOT, name) for fn, name in SAMPLES.items()}
@@ -391,7 +417,9 @@ def run_lambda(args):
     try:
         log("minting credentials through the dev server (DynamoDB emulator)")
         creds = Credentials(server, args.runs, args.invocations)
-        env_extra = dict(dynamo_env, PUBLIC_URL=f"http://localhost:{server.port}", **BENCH_SERVER_ENV)
+        # MAIL=none: no first event sends mail, and a Lambda refuses the outbox.
+        lambda_extra = {k: v for k, v in dynamo_env.items() if k != "OUTBOX_DIR"}
+        env_extra = dict(lambda_extra, PUBLIC_URL=f"http://localhost:{server.port}", MAIL="none", **BENCH_SERVER_ENV)
         lr.HOST["name"] = f"localhost:{server.port}"
         for fn in args.functions:
             binary = os.path.join(args.bin_dir, fn)

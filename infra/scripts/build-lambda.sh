@@ -5,7 +5,7 @@
 #   infra/scripts/build-lambda.sh            # all functions
 #   infra/scripts/build-lambda.sh token mcp  # some
 #
-# Output: target/lambda/<function>/bootstrap (what `sam build` packages too). cargo-lambda sets
+# Output: target/lambda/<function>/bootstrap (under CARGO_TARGET_DIR when set) (what `sam build` packages too). cargo-lambda sets
 # lto, codegen-units = 1 and panic = "abort" for release builds; the workspace's release
 # profile adds strip.
 set -euo pipefail
@@ -36,15 +36,17 @@ else
 fi
 
 section "cargo lambda build --release --arm64 (${functions[*]})"
-args=()
-for f in "${functions[@]}"; do args+=(--bin "$f"); done
+# One build per function, as `sam build` makes them: built together, cargo would unify the
+# shared crate's features (SES for authorize) across every function.
 start=$(date +%s)
-cargo lambda build --release --arm64 "${args[@]}"
+for f in "${functions[@]}"; do
+    cargo lambda build --release --arm64 --bin "$f"
+done
 info "built in $(($(date +%s) - start)) s"
 
 section "bootstrap sizes (stripped, arm64)"
 for f in "${functions[@]}"; do
-    bin="target/lambda/$f/bootstrap"
+    bin="${CARGO_TARGET_DIR:-target}/lambda/$f/bootstrap"
     [[ -f $bin ]] || die "$bin was not built"
     awk -v f="$f" -v b="$(stat -c %s "$bin")" 'BEGIN { printf "    %-10s %6.1f MiB  (%d bytes)\n", f, b / 1048576, b }'
 done

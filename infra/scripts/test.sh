@@ -6,7 +6,8 @@
 # Steps, stopping at the first failure:
 #   1. tools     install or check the pinned test tools (infra/scripts/tools.sh)
 #   2. fmt       cargo fmt --all -- --check
-#   3. clippy    cargo clippy --workspace --all-targets -- -D warnings
+#   3. clippy    cargo clippy --workspace --all-targets -- -D warnings, then the Lambda functions
+#                alone (their own feature set: no redb, no SES but where it mails, no test support)
 #   4. test      cargo test --workspace, with moto (DynamoDB emulator) on loopback
 #   5. e2e       end-to-end tests (infra/e2e/tests/*.test.mjs, node --test): the dev server
 #                binary in headless Chromium (playwright-core); UPDATE_SCREENSHOTS=1 refreshes
@@ -130,6 +131,8 @@ cargo fmt --all -- --check
 
 step clippy "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+mapfile -t LAMBDAS < <(find functions -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort)
+cargo clippy "${LAMBDAS[@]/#/-p}" -- -D warnings
 
 step test "cargo test --workspace (DynamoDB on moto)"
 moto_start

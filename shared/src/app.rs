@@ -7,8 +7,11 @@ use crate::clock::Clock;
 use crate::config::{Config, MailConfig, StoreConfig};
 use crate::keys::{KeyRing, Wrapping};
 use crate::kms::Kms;
-use crate::mail::{Disabled, Outbox, Ses, SharedMailer};
+#[cfg(feature = "ses")]
+use crate::mail::Ses;
+use crate::mail::{Disabled, Outbox, SharedMailer};
 use crate::store::dynamo::DynamoStore;
+#[cfg(feature = "embedded")]
 use crate::store::embedded::EmbeddedStore;
 use crate::store::{Store, StoreError};
 
@@ -29,6 +32,10 @@ pub enum StartError {
     Config(#[from] crate::config::ConfigError),
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
+    #[error("STORE=embedded: this build has no embedded store (the dev server has it)")]
+    NoEmbeddedStore,
+    #[error("MAIL=ses: this function is built without SES (only the functions that send mail have it)")]
+    NoSes,
 }
 
 impl AppState {
@@ -67,13 +74,23 @@ impl AppState {
     /// so a cold start pays no round trip here.
     pub async fn from_config(config: Config, clock: Clock) -> Result<Self, StartError> {
         let store = match &config.store {
+            #[cfg(feature = "embedded")]
             StoreConfig::Embedded { path } => Store::new(EmbeddedStore::open(path, clock)?),
+            // A build without the redb backend (every Lambda) cannot open it; Lambda's
+            // configuration refuses STORE=embedded before this.
+            #[cfg(not(feature = "embedded"))]
+            StoreConfig::Embedded { .. } => return Err(StartError::NoEmbeddedStore),
             StoreConfig::Dynamo { prefix, endpoint } => {
                 Store::new(DynamoStore::connect(endpoint.as_deref(), prefix, clock).await)
             }
         };
         let mailer: SharedMailer = match &config.mail {
+            #[cfg(feature = "ses")]
             MailConfig::Ses { from, endpoint } => Arc::new(Ses::connect(from, endpoint.as_deref()).await),
+            // Only the functions that mail are built with SES; the template sets MAIL=ses on
+            // those alone.
+            #[cfg(not(feature = "ses"))]
+            MailConfig::Ses { .. } => return Err(StartError::NoSes),
             MailConfig::Outbox { dir, .. } => Arc::new(Outbox::new(dir.clone(), !config.json_logs)),
             MailConfig::Disabled => Arc::new(Disabled),
         };
@@ -87,20 +104,33 @@ impl AppState {
     }
 }
 
+/// `RUST_LOG` as per-target levels (`info`, `warn,mcp_oauth=debug`), or `default` when unset
+/// or unreadable. A `Targets` filter rather than `EnvFilter`: the same directives save for span
+/// and field filters, without the regex engine (about 300 KiB of every function's binary).
+pub fn log_filter(default: &str) -> tracing_subscriber::filter::Targets {
+    std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| default.parse().unwrap_or_default())
+}
+
 /// Starts logging: JSON lines in Lambda, readable text locally. `RUST_LOG` filters.
 pub fn init_tracing(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let registry = tracing_subscriber::registry().with(log_filter("info"));
     let _ = if json {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .without_time()
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .without_time(),
+            )
             .try_init()
     } else {
-        builder.try_init()
+        registry.with(tracing_subscriber::fmt::layer()).try_init()
     };
 }
 

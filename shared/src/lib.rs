@@ -4,7 +4,6 @@
 //! binaries in `functions/` only host one router each in Lambda, and `infra/devserver` hosts all
 //! of them on one local port.
 
-pub mod access;
 pub mod accounts;
 pub mod app;
 pub mod authorize;

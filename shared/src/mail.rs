@@ -17,7 +17,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -123,18 +122,21 @@ impl Mailer for Disabled {
 }
 
 /// Amazon SES (v2 API): `SendEmail` with simple content, from the configured sender identity.
+/// Behind the `ses` feature: only the functions that mail (authorize) and the dev server link it.
+#[cfg(feature = "ses")]
 pub struct Ses {
     client: aws_sdk_sesv2::Client,
     from: String,
 }
 
+#[cfg(feature = "ses")]
 impl Ses {
     /// An SES client on this workspace's one TLS stack; `endpoint` points it at an emulator.
     pub async fn connect(from: &str, endpoint: Option<&str>) -> Self {
         // A send that hangs would hold a sign-up past its page; fail fast and answer 503.
         let conf = crate::aws::sdk_config(
             endpoint,
-            crate::aws::deadlines(Duration::from_secs(2), Duration::from_secs(5)),
+            crate::aws::deadlines(std::time::Duration::from_secs(2), std::time::Duration::from_secs(5)),
         )
         .await;
         Ses {
@@ -149,6 +151,7 @@ impl Ses {
     }
 }
 
+#[cfg(feature = "ses")]
 #[async_trait]
 impl Mailer for Ses {
     async fn send(&self, m: &Message) -> Result<(), MailError> {

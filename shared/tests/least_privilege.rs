@@ -1,17 +1,18 @@
 //! Least privilege: each function's IAM policy in `template.yaml` grants exactly the DynamoDB
-//! actions its code can reach (`mcp_oauth::access`), no more and no fewer; and running every flow
+//! actions its code can reach (`least_privilege/access.rs`), no more and no fewer; and running every flow
 //! with a recording store per function reaches nothing outside that list.
 
+#[path = "least_privilege/access.rs"]
+mod access;
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::oauth::{Harness, PASSWORD};
 use http::StatusCode;
-use mcp_oauth::access;
 use mcp_oauth::store::Table;
-use mcp_oauth::store::bootstrap::TEMPLATE;
 use serde_norway::Value;
+use tables::TEMPLATE;
 
 /// (table, action, index)
 type Grant = (Table, String, Option<String>);
@@ -147,8 +148,8 @@ fn granted() -> BTreeMap<String, BTreeSet<Grant>> {
 }
 
 fn needed(function: &str) -> BTreeSet<Grant> {
-    let declared =
-        access::of(function).unwrap_or_else(|| panic!("{function} has no declared access in mcp_oauth::access"));
+    let declared = access::of(function)
+        .unwrap_or_else(|| panic!("{function} has no declared access in least_privilege/access.rs"));
     let mut out = BTreeSet::new();
     for (table, op) in declared {
         for (action, index) in access::dynamodb_actions(*op) {
@@ -259,7 +260,7 @@ async fn every_flow_stays_within_each_functions_declared_access() {
         let beyond: Vec<_> = seen.difference(&declared).collect();
         assert!(
             beyond.is_empty(),
-            "{function} reached {beyond:?}, which mcp_oauth::access does not declare"
+            "{function} reached {beyond:?}, which least_privilege/access.rs does not declare"
         );
     }
 }

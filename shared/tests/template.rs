@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use mcp_oauth::store::Table;
-use mcp_oauth::store::bootstrap::{TEMPLATE, TableDef, table_defs};
 use mcp_oauth::store::tables::{attr, index};
 use serde_norway::Value;
+use tables::{TEMPLATE, TableDef, table_defs};
 
 fn defs() -> Vec<TableDef> {
     table_defs(TEMPLATE).expect("template.yaml's tables parse")

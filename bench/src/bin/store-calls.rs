@@ -13,10 +13,10 @@ use std::sync::Arc;
 use mcp_oauth::clock::Clock;
 use mcp_oauth::config::Config;
 use mcp_oauth::store::Backend;
-use mcp_oauth::store::bootstrap::create_tables;
 use mcp_oauth::store::dynamo::DynamoStore;
 use mcp_oauth::store::embedded::EmbeddedStore;
 use serde_json::json;
+use tables::create_tables;
 
 struct RemoveOnDrop(std::path::PathBuf);
 

@@ -14,12 +14,12 @@ use mcp_oauth::accounts::{sessions, users};
 use mcp_oauth::clients::{AuthMethod, Client};
 use mcp_oauth::clock::Clock;
 use mcp_oauth::config::Config;
-use mcp_oauth::store::bootstrap::create_tables;
 use mcp_oauth::store::dynamo::DynamoStore;
 use mcp_oauth::store::embedded::EmbeddedStore;
 use mcp_oauth::store::{Store, Table};
 use mcp_oauth::tokens::grants::{self, NewGrant};
 use serde_json::Value;
+use tables::create_tables;
 
 const PASSWORD: &str = "correct horse battery staple";
 const PUBLIC_URL: &str = "https://mcp.example.com";

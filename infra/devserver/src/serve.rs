@@ -7,9 +7,9 @@ use axum::Router;
 use mcp_oauth::app::{AppState, init_tracing};
 use mcp_oauth::clock::Clock;
 use mcp_oauth::config::{Config, StoreConfig};
-use mcp_oauth::store::bootstrap::create_tables;
 use mcp_oauth::store::dynamo::DynamoStore;
 use mcp_oauth::urls::Urls;
+use tables::create_tables;
 
 /// Reads `PORT` (default 3000) and defaults `PUBLIC_URL` to `http://localhost:<PORT>`, so the
 /// address printed, the address served and the issuer agree (a client compares them exactly).

@@ -5,7 +5,7 @@
 //! conditioned on the version. Reads are strongly consistent, and every read and condition treats
 //! an item past its `expires_at` as absent, because DynamoDB's TTL sweeper deletes up to days late.
 //!
-//! Not for: table creation in AWS (that is `template.yaml`); [`super::bootstrap`] creates tables
+//! Not for: table creation in AWS (that is `template.yaml`); the `tables` crate (`infra/tables`) creates tables
 //! only on emulators and for the dev server.
 
 use std::collections::HashMap;

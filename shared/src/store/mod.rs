@@ -9,8 +9,8 @@
 //! Not for: typed records and their rules; those live with the feature that owns them
 //! (`clients`, `accounts`, `tokens`, …) and go through [`typed`].
 
-pub mod bootstrap;
 pub mod dynamo;
+#[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod tables;
 pub mod typed;
@@ -144,6 +144,7 @@ pub enum Op {
 }
 
 /// The (table, operation) pairs a store handle has been used for.
+#[cfg(feature = "test-support")]
 pub type Recorder = Arc<std::sync::Mutex<std::collections::BTreeSet<(Table, Op)>>>;
 
 /// The handle every handler holds: a backend plus a call counter (and, in tests, a recorder).
@@ -151,12 +152,14 @@ pub type Recorder = Arc<std::sync::Mutex<std::collections::BTreeSet<(Table, Op)>
 pub struct Store {
     backend: Arc<dyn Backend>,
     calls: Arc<AtomicU64>,
+    #[cfg(feature = "test-support")]
     recorder: Option<Recorder>,
 }
 
 macro_rules! counted {
     ($self:ident, $table:expr, $op:expr, $call:expr) => {{
         $self.calls.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "test-support")]
         if let Some(r) = &$self.recorder
             && let Ok(mut seen) = r.lock()
         {
@@ -171,12 +174,14 @@ impl Store {
         Store {
             backend: Arc::new(backend),
             calls: Arc::default(),
+            #[cfg(feature = "test-support")]
             recorder: None,
         }
     }
 
     /// Another handle on the same backend that counts its own calls and records which
     /// (table, operation) pairs it is used for: tests hold each function to its IAM policy.
+    #[cfg(feature = "test-support")]
     pub fn recording(&self) -> (Store, Recorder) {
         let recorder = Recorder::default();
         (
@@ -207,6 +212,7 @@ impl Store {
     }
     pub async fn get_many(&self, keys: &[(Table, String)]) -> StoreResult<Vec<(Table, Item)>> {
         self.calls.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "test-support")]
         if let Some(r) = &self.recorder
             && let Ok(mut seen) = r.lock()
         {

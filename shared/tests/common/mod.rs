@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use mcp_oauth::clock::Clock;
 use mcp_oauth::store::Store;
-use mcp_oauth::store::bootstrap::create_tables;
 use mcp_oauth::store::dynamo::DynamoStore;
 use mcp_oauth::store::embedded::EmbeddedStore;
+use tables::create_tables;
 
 /// A store on the embedded backend in a temporary directory (deleted when the guard drops).
 pub fn embedded() -> (Store, Clock, tempfile::TempDir) {

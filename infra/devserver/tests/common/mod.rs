@@ -13,9 +13,9 @@ use mcp_oauth::app::AppState;
 use mcp_oauth::clock::Clock;
 use mcp_oauth::config::Config;
 use mcp_oauth::store::Store;
-use mcp_oauth::store::bootstrap::TEMPLATE;
 use mcp_oauth::store::embedded::EmbeddedStore;
 use serde_norway::Value;
+use tables::TEMPLATE;
 use tower::ServiceExt;
 
 /// One HttpApi event of `template.yaml`.

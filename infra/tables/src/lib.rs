@@ -1,5 +1,8 @@
-//! Creates the DynamoDB tables on an emulator (tests) or for the dev server, from the table
-//! resources of `template.yaml` itself: there is one definition of each table, not two.
+//! Creates the DynamoDB tables on an emulator (tests, the benchmark) or for the dev server, from
+//! the table resources of `template.yaml` itself: there is one definition of each table, not two.
+//!
+//! A crate of its own under `infra/` so that no Lambda links a YAML parser or carries the
+//! template: only the dev server, the admin tool's tests, the benchmark and the tests use it.
 //!
 //! Not for: AWS. There, CloudFormation creates the tables from the same template.
 
@@ -11,7 +14,7 @@ use aws_sdk_dynamodb::types::{
 };
 use serde_norway::Value;
 
-use super::{StoreError, StoreResult, Table};
+use mcp_oauth::store::{StoreError, StoreResult, Table};
 
 /// The SAM template, compiled in so the definitions travel with the code.
 pub const TEMPLATE: &str = include_str!("../../../template.yaml");

@@ -1,10 +1,11 @@
-//! Which store operations each function can reach, per table: the source of each function's IAM
+//! The least-privilege test's table (test code, kept out of the production crate): which store
+//! operations each function can reach, per table: the source of each function's IAM
 //! policy in `template.yaml`. A test compares the two (an extra grant or a missing one fails), and
 //! another runs every flow with recording stores to check that nothing reaches past this list.
 //!
 //! When a function starts using a new store operation, add it here and to its policy.
 
-use crate::store::{Op, Table};
+use mcp_oauth::store::{Op, Table};
 
 type Access = &'static [(Table, Op)];
 
@@ -112,10 +113,10 @@ pub fn of(function: &str) -> Option<Access> {
 /// policy, and nothing else may.
 pub fn service_actions(function: &str) -> &'static [&'static str] {
     match function {
-        // Verification codes and reset links (`crate::mail::Ses`), on the sender identity only.
-        // Upstream client secrets (`crate::upstream::secret`), on each configured provider's only.
+        // Verification codes and reset links (`mcp_oauth::mail::Ses`), on the sender identity only.
+        // Upstream client secrets (`mcp_oauth::upstream::secret`), on each configured provider's only.
         "AuthorizeFunction" => &["ses:SendEmail", "secretsmanager:GetSecretValue"],
-        // Wrapping the signing keys it creates, unwrapping the active one (`crate::kms`).
+        // Wrapping the signing keys it creates, unwrapping the active one (`mcp_oauth::kms`).
         "TokenFunction" => &["kms:Encrypt", "kms:Decrypt"],
         // Unwrapping request-state secrets only (an encryption-context condition in its policy).
         "McpFunction" => &["kms:Decrypt"],
@@ -125,7 +126,7 @@ pub fn service_actions(function: &str) -> &'static [&'static str] {
 
 /// The DynamoDB actions an operation performs, and the index it uses if any.
 pub fn dynamodb_actions(op: Op) -> &'static [(&'static str, Option<&'static str>)] {
-    use crate::store::tables::index::{BY_GRANT, BY_OWNER};
+    use mcp_oauth::store::tables::index::{BY_GRANT, BY_OWNER};
     match op {
         Op::Create | Op::Put | Op::CompareAndSwap => &[("dynamodb:PutItem", None)],
         Op::Get => &[("dynamodb:GetItem", None)],
