@@ -10,7 +10,7 @@
 //!   count as verified.
 //!
 //! The browser side of the flow (starting, and the callback that resumes the pending MCP
-//! authorization) lives in `crate::authorize::upstream`.
+//! authorization) lives in `crate::endpoints::authorize::upstream`.
 
 pub mod config;
 pub mod github;

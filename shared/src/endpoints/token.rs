@@ -309,7 +309,7 @@ pub fn routes(state: AppState) -> Router {
     Router::new()
         .route(urls::TOKEN_PATH, post(token).options(crate::http::options))
         // Introspection shares this function: it reads the same clients, grants and keys.
-        .route(urls::INTROSPECT_PATH, crate::introspect::route())
+        .route(urls::INTROSPECT_PATH, crate::endpoints::introspect::route())
         .layer(cors())
         .with_state(state)
 }

@@ -20,9 +20,9 @@ use http::{HeaderMap, StatusCode, header};
 use crate::app::AppState;
 use crate::clients;
 use crate::crypto::ct_eq;
+use crate::endpoints::token::cors;
 use crate::form::Form;
 use crate::http::ApiError;
-use crate::token_endpoint::cors;
 use crate::tokens::{access, grants};
 use crate::urls::{self, Urls};
 

@@ -21,9 +21,9 @@ use crate::accounts::verification::{self, Purpose, Site, VerifyError};
 use crate::accounts::{invites, password, reset, throttle, users};
 use crate::app::AppState;
 use crate::clients::Client;
+use crate::endpoints::pages;
 use crate::form::Params;
 use crate::http::ApiError;
-use crate::pages;
 use crate::store::Table;
 use crate::urls::{self, Urls};
 

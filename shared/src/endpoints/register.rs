@@ -26,8 +26,6 @@
 //!
 //! Not for: reading or updating a client after registration (RFC 7592 is not offered).
 
-pub mod metadata;
-
 use std::net::IpAddr;
 
 use axum::extract::{Request, State};
@@ -40,12 +38,12 @@ use serde_json::{Value, json};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::app::AppState;
+use crate::clients::metadata::{self, MetadataError, Registration};
 use crate::clients::{self, Client};
 use crate::crypto::{random_id, random_token, sha256_b64};
 use crate::http::{ApiError, client_ip};
 use crate::store::{StoreError, Table};
 use crate::urls;
-use metadata::{MetadataError, Registration};
 
 /// Largest registration request body, in bytes.
 pub const MAX_BODY: usize = 16 * 1024;
