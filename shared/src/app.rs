@@ -11,6 +11,7 @@ use crate::mail::{Disabled, Outbox, Ses, SharedMailer};
 use crate::store::dynamo::DynamoStore;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::{Store, StoreError};
+use crate::urls::Urls;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -26,7 +27,7 @@ pub struct AppState {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] crate::env::ConfigError),
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
 }
@@ -115,4 +116,29 @@ pub async fn run_lambda(routes: fn(AppState) -> axum::Router) -> Result<(), lamb
     init_tracing(config.json_logs);
     let state = AppState::from_config(config, Clock::system()).await?;
     lambda_http::run(function(routes, state)).await
+}
+
+/// A request's public URLs: `PUBLIC_URL`, or in Lambda without it API Gateway's trusted
+/// `requestContext.domainName` (see `urls`).
+impl axum::extract::FromRequestParts<AppState> for Urls {
+    type Rejection = crate::http::ApiError;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(url) = &state.config.public_url {
+            return Ok(Urls::new(url));
+        }
+        use lambda_http::request::RequestContext;
+        let domain = match parts.extensions.get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV2(c)) => c.domain_name.clone(),
+            Some(RequestContext::ApiGatewayV1(c)) => c.domain_name.clone(),
+            _ => None,
+        };
+        domain
+            .and_then(|d| crate::env::parse_public_url(&format!("https://{d}")))
+            .map(|u| Urls::new(&u))
+            .ok_or_else(|| {
+                tracing::error!("PUBLIC_URL is unset and the request carries no API Gateway domain name");
+                crate::http::ApiError::unavailable("the server's public URL is not configured")
+            })
+    }
 }

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod endpoints;
+pub mod env;
 pub mod form;
 pub mod http;
 pub mod keys;

@@ -7,4 +7,5 @@
 pub mod access;
 pub mod codes;
 pub mod grants;
+pub mod lifetimes;
 pub mod pkce;
