@@ -13,7 +13,8 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
-use super::flow::{error_page, failure_page, login_csrf_cookie, login_csrf_matches, read_form};
+use super::csrf::{login_csrf_cookie, login_csrf_matches};
+use super::html::{error_page, failure_page, read_form};
 use crate::accounts::policy::Refusal;
 use crate::accounts::{admin, sessions, users};
 use crate::app::AppState;

@@ -16,8 +16,11 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use super::flow::{Ctx, cookie, error_page, failure_page, signed_in};
+use super::csrf::cookie;
+use super::html::{error_page, failure_page};
 use super::request;
+use super::signin::signed_in;
+use super::transaction::Ctx;
 use crate::accounts::policy::{Refusal, SignupMode};
 use crate::accounts::{invites, users};
 use crate::app::AppState;
