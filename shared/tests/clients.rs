@@ -123,7 +123,7 @@ fn raw_authorization(value: &str) -> HeaderMap {
 }
 
 fn assert_api_error(e: &ApiError, status: StatusCode, error: &str) {
-    assert_eq!((e.status, e.error), (status, error), "{e:?}");
+    assert_eq!((e.status, e.error.as_str()), (status, error), "{e:?}");
 }
 
 #[test]

@@ -22,7 +22,7 @@ use crate::app::AppState;
 use crate::clients;
 use crate::crypto::{ct_eq, sha256_b64};
 use crate::form::Form;
-use crate::http::ApiError;
+use crate::http::{ApiError, ErrorCode};
 use crate::store::Table;
 use crate::tokens::{access, grants};
 use crate::urls::Urls;
@@ -31,7 +31,7 @@ use crate::urls::Urls;
 fn not_allowed(via_basic: bool) -> ApiError {
     let error = ApiError::new(
         StatusCode::UNAUTHORIZED,
-        "invalid_client",
+        ErrorCode::InvalidClient,
         "this client may not introspect tokens",
     );
     if via_basic {

@@ -41,7 +41,7 @@ use crate::app::AppState;
 use crate::clients::metadata::{self, MetadataError, Registration};
 use crate::clients::{self, Client};
 use crate::crypto::{random_id, random_token, sha256_b64};
-use crate::http::{ApiError, client_ip};
+use crate::http::{ApiError, ErrorCode, client_ip};
 use crate::store::{StoreError, Table};
 use crate::urls;
 
@@ -75,17 +75,19 @@ impl From<RegisterError> for ApiError {
         let description = e.to_string();
         match e {
             RegisterError::NotJson | RegisterError::Unreadable | RegisterError::MalformedJson(_) => {
-                ApiError::bad_request("invalid_client_metadata", description)
+                ApiError::bad_request(ErrorCode::InvalidClientMetadata, description)
             }
-            RegisterError::TooLarge => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", description),
+            RegisterError::TooLarge => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::InvalidRequest, description)
+            }
             RegisterError::Metadata(MetadataError::RedirectUri(_)) => {
-                ApiError::bad_request("invalid_redirect_uri", description)
+                ApiError::bad_request(ErrorCode::InvalidRedirectUri, description)
             }
             RegisterError::Metadata(MetadataError::Metadata(_)) => {
-                ApiError::bad_request("invalid_client_metadata", description)
+                ApiError::bad_request(ErrorCode::InvalidClientMetadata, description)
             }
             RegisterError::RateLimited { retry_after } | RegisterError::GloballyLimited { retry_after } => {
-                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", description)
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests, description)
                     .with_header(header::RETRY_AFTER, retry_after.to_string())
             }
             RegisterError::Store(e) => ApiError::from(e),

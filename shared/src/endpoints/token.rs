@@ -23,7 +23,7 @@ use tower_http::cors::{Any, CorsLayer};
 use crate::app::AppState;
 use crate::clients::{self, Client};
 use crate::form::{Form, Params};
-use crate::http::ApiError;
+use crate::http::{ApiError, ErrorCode};
 use crate::metrics::{self, Metric};
 use crate::resource;
 use crate::scopes;
@@ -34,7 +34,7 @@ use crate::tokens::pkce;
 use crate::urls::{self, Urls};
 
 fn invalid_grant(description: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_grant", description)
+    ApiError::bad_request(ErrorCode::InvalidGrant, description)
 }
 
 /// Refuses a grant type the client did not register for.
@@ -43,7 +43,7 @@ fn check_grant_type(client: &Client, grant_type: &str) -> Result<(), ApiError> {
         return Ok(());
     }
     Err(ApiError::bad_request(
-        "unauthorized_client",
+        ErrorCode::UnauthorizedClient,
         format!("this client is not registered for the {grant_type} grant"),
     ))
 }
@@ -119,21 +119,21 @@ async fn client_credentials(state: &AppState, urls: &Urls, client: Client, p: &P
     // A public client proves nothing about who it is, so it cannot act as itself.
     if client.is_public() {
         return Err(ApiError::bad_request(
-            "unauthorized_client",
+            ErrorCode::UnauthorizedClient,
             "a public client cannot use the client_credentials grant",
         ));
     }
     check_grant_type(&client, "client_credentials")?;
     let resource =
-        resource::resolve(p.get("resource"), urls).map_err(|e| ApiError::bad_request("invalid_target", e))?;
+        resource::resolve(p.get("resource"), urls).map_err(|e| ApiError::bad_request(ErrorCode::InvalidTarget, e))?;
     let allowed = machine_scopes(state, &client);
     let scope = match p.get("scope") {
         None => allowed,
         Some(s) => {
-            let requested = scopes::parse(Some(s)).map_err(|e| ApiError::bad_request("invalid_scope", e))?;
+            let requested = scopes::parse(Some(s)).map_err(|e| ApiError::bad_request(ErrorCode::InvalidScope, e))?;
             if let Some(extra) = requested.iter().find(|r| !allowed.contains(r)) {
                 return Err(ApiError::bad_request(
-                    "invalid_scope",
+                    ErrorCode::InvalidScope,
                     format!(
                         "scope {extra:?} is not open to this client: a machine client gets at most the scopes it registered, never a user's"
                     ),
@@ -144,7 +144,7 @@ async fn client_credentials(state: &AppState, urls: &Urls, client: Client, p: &P
     };
     if scope.is_empty() {
         return Err(ApiError::bad_request(
-            "invalid_scope",
+            ErrorCode::InvalidScope,
             "this client registered no scope a machine client may hold",
         ));
     }
@@ -174,13 +174,13 @@ async fn authorization_code(state: &AppState, urls: &Urls, client: Client, p: &P
     let verifier = p.require("code_verifier")?;
     if !pkce::valid_verifier(verifier) {
         return Err(ApiError::bad_request(
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             "code_verifier must be 43 to 128 unreserved characters",
         ));
     }
     // Every code is for our one resource, so a named resource must be it; checked before the
     // code is touched.
-    resource::resolve(p.get("resource"), urls).map_err(|e| ApiError::bad_request("invalid_target", e))?;
+    resource::resolve(p.get("resource"), urls).map_err(|e| ApiError::bad_request(ErrorCode::InvalidTarget, e))?;
     let challenge = pkce::challenge(verifier);
     // The signing key first: a key that cannot be loaded (KMS down on a cold start) answers 503
     // before the code is spent, so the client's retry is not mistaken for a replay.
@@ -238,9 +238,9 @@ async fn authorization_code(state: &AppState, urls: &Urls, client: Client, p: &P
 async fn refresh_token(state: &AppState, urls: &Urls, client: Client, p: &Params) -> Result<Response, ApiError> {
     check_grant_type(&client, "refresh_token")?;
     let token = p.require("refresh_token")?;
-    resource::resolve(p.get("resource"), urls).map_err(|e| ApiError::bad_request("invalid_target", e))?;
+    resource::resolve(p.get("resource"), urls).map_err(|e| ApiError::bad_request(ErrorCode::InvalidTarget, e))?;
     let requested = match p.get("scope") {
-        Some(s) => Some(scopes::parse(Some(s)).map_err(|e| ApiError::bad_request("invalid_scope", e))?),
+        Some(s) => Some(scopes::parse(Some(s)).map_err(|e| ApiError::bad_request(ErrorCode::InvalidScope, e))?),
         None => None,
     };
     // As for codes: a rotation with no key to sign its access token would leave the client
@@ -253,7 +253,7 @@ async fn refresh_token(state: &AppState, urls: &Urls, client: Client, p: &Params
                 Some(req) if req.iter().all(|s| grant.scope.contains(s)) => req,
                 Some(_) => {
                     return Err(ApiError::bad_request(
-                        "invalid_scope",
+                        ErrorCode::InvalidScope,
                         "the requested scope exceeds what was granted",
                     ));
                 }
@@ -282,7 +282,7 @@ async fn token(
         "authorization_code" | "refresh_token" | "client_credentials"
     ) {
         return Err(ApiError::bad_request(
-            "unsupported_grant_type",
+            ErrorCode::UnsupportedGrantType,
             format!("grant_type {grant_type:?} is not supported"),
         ));
     }

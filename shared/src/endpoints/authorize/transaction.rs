@@ -18,7 +18,7 @@ use crate::app::AppState;
 use crate::clients::redirect_uri;
 use crate::clients::{self, Client};
 use crate::form::Params;
-use crate::http::ApiError;
+use crate::http::{ApiError, ErrorCode};
 use crate::resource;
 use crate::store::Table;
 use crate::tokens::codes::{self, AuthCode};
@@ -209,9 +209,15 @@ pub(super) async fn lookup(
             Ok(found) => found,
             Err(ResolveError::Store(e)) => return Err(e.into()),
             Err(ResolveError::Document(e @ DocumentError::Unreachable)) => {
-                return Err(ApiError::new(StatusCode::BAD_GATEWAY, "invalid_client", e.to_string()));
+                return Err(ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    ErrorCode::InvalidClient,
+                    e.to_string(),
+                ));
             }
-            Err(ResolveError::Document(e)) => return Err(ApiError::bad_request("invalid_client", e.to_string())),
+            Err(ResolveError::Document(e)) => {
+                return Err(ApiError::bad_request(ErrorCode::InvalidClient, e.to_string()));
+            }
         };
     }
     Ok((client, session))
