@@ -86,6 +86,10 @@ pub async fn run(cli: Cli) -> u8 {
             eprintln!("admin: {e}");
             UNAVAILABLE
         }
+        Err(AdminError::Keys(e)) => {
+            eprintln!("admin: {e}");
+            UNAVAILABLE
+        }
     }
 }
 

@@ -307,6 +307,7 @@ pub async fn post(State(state): State<AppState>, ClientIp(ip): ClientIp, req: Re
 fn admin_error(e: admin::AdminError) -> ApiError {
     match e {
         admin::AdminError::Store(e) => e.into(),
+        admin::AdminError::Keys(e) => e.into(),
         other => ApiError::unavailable(other.to_string()),
     }
 }
