@@ -5,6 +5,7 @@
 pub mod authorize;
 pub mod discovery;
 pub mod introspect;
+pub mod layers;
 pub mod pages;
 pub mod register;
 pub mod revoke;

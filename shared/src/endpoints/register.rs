@@ -32,7 +32,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http::{HeaderMap, Method, StatusCode, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Value, json};
 use tower_http::cors::{Any, CorsLayer};
@@ -41,6 +41,7 @@ use crate::app::AppState;
 use crate::clients::metadata::{self, MetadataError, Registration};
 use crate::clients::{self, Client};
 use crate::crypto::{random_id, random_token, sha256_b64};
+use crate::endpoints::layers;
 use crate::http::{ApiError, ErrorCode, client_ip};
 use crate::store::{StoreError, Table};
 use crate::urls;
@@ -219,13 +220,9 @@ fn created(client: &Client, secret: Option<String>) -> Response {
         body.insert("client_secret".into(), json!(secret));
         body.insert("client_secret_expires_at".into(), json!(0));
     }
-    let mut res = (StatusCode::CREATED, Json(Value::Object(body))).into_response();
-    // The response may carry a secret: no cache may keep it.
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res.headers_mut()
-        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    res
+    // The response may carry a secret: no cache may keep it (`no-store` and `Pragma` come from
+    // the router's layers, `endpoints::layers`).
+    (StatusCode::CREATED, Json(Value::Object(body))).into_response()
 }
 
 async fn register(State(state): State<AppState>, request: Request) -> Result<Response, RegisterError> {
@@ -254,6 +251,8 @@ pub fn routes(state: AppState) -> Router {
     let route = post(register).options(|| async { StatusCode::NO_CONTENT });
     Router::new()
         .route(urls::REGISTER_PATH, route)
+        .layer(layers::no_cache_pragma())
+        .layer(layers::no_store())
         .layer(cors)
         .with_state(state)
 }

@@ -16,12 +16,12 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http::{HeaderMap, StatusCode};
 use serde_json::json;
-use tower_http::cors::{Any, CorsLayer};
 
 use crate::app::AppState;
 use crate::clients::{self, Client};
+use crate::endpoints::layers;
 use crate::form::{Form, Params};
 use crate::http::{ApiError, ErrorCode};
 use crate::metrics::{self, Metric};
@@ -94,12 +94,8 @@ fn token_response(jwt: String, ttl: i64, scope: &[String], refresh_token: Option
     if let Some(rt) = refresh_token {
         body["refresh_token"] = rt.into();
     }
-    let mut res = (StatusCode::OK, Json(body)).into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res.headers_mut()
-        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    res
+    // `no-store` and `Pragma` come from the router's layers (`endpoints::layers`).
+    (StatusCode::OK, Json(body)).into_response()
 }
 
 /// The scopes a machine client may hold: those it registered, minus the user-only ones the
@@ -297,19 +293,13 @@ async fn token(
     }
 }
 
-/// CORS for the endpoints browser-based clients (MCP Inspector) call directly.
-pub fn cors() -> CorsLayer {
-    CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods([Method::POST])
-        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
-}
-
 pub fn routes(state: AppState) -> Router {
     Router::new()
         .route(urls::TOKEN_PATH, post(token).options(crate::http::options))
         // Introspection shares this function: it reads the same clients, grants and keys.
         .route(urls::INTROSPECT_PATH, crate::endpoints::introspect::route())
-        .layer(cors())
+        .layer(layers::no_cache_pragma())
+        .layer(layers::no_store())
+        .layer(layers::cors())
         .with_state(state)
 }

@@ -279,6 +279,7 @@ pub fn routes(state: AppState) -> Router {
             get(super::account::get).post(super::account::post),
         )
         .route(upstream::CALLBACK_ROUTE, get(upstream::callback))
+        .layer(crate::endpoints::layers::no_store())
         .with_state(state)
 }
 
