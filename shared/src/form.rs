@@ -54,6 +54,10 @@ pub fn content_type_is(headers: &http::HeaderMap, media: &str) -> bool {
 }
 
 /// Reads a body of at most [`BODY_LIMIT`] bytes, answering 413 past that.
+///
+/// By hand rather than `RequestBodyLimitLayer`: the 413 must be OAuth error JSON (an error page
+/// on the authorize forms, which read with it too), while the layer answers before the handler
+/// with a body of its own.
 pub async fn read_body(req: Request) -> Result<Bytes, ApiError> {
     let body = axum::body::to_bytes(req.into_body(), BODY_LIMIT).await.map_err(|_| {
         ApiError::new(

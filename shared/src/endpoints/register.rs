@@ -112,6 +112,10 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// Reads at most [`MAX_BODY`] bytes of JSON.
+///
+/// A hand reader rather than `RequestBodyLimitLayer`: an oversize body must be answered 413 in
+/// the RFC 7591 error shape (`invalid_request` JSON), which the layer, answering before the
+/// handler with its own body, cannot give; a read failure is told apart from the limit too.
 async fn read_json(headers: &HeaderMap, body: axum::body::Body) -> Result<Value, RegisterError> {
     if !is_json(headers) {
         return Err(RegisterError::NotJson);

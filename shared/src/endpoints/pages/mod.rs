@@ -32,9 +32,9 @@ pub use layout::{CSS, content_security_policy, style_hash};
 /// and consent posts: (name, value) pairs, rendered as `<input type="hidden">` in every form.
 pub type Hidden<'a> = &'a [(&'a str, &'a str)];
 
-/// Wraps a page into a response with the security headers every HTML answer carries.
-/// (`Cache-Control: no-store` is the authorize router's layer, `endpoints::layers::no_store`:
-/// pages hold CSRF tokens and a pending request, and no cache may keep them.)
+/// Wraps a page into a response with the security headers every HTML answer carries. They stay
+/// with the page, `no-store` included, so a page is safe whichever router serves it; the
+/// authorize router's `no-store` layer covers its redirects and other answers.
 pub fn html(status: StatusCode, page: maud::Markup) -> Response {
     let headers = [
         (
@@ -45,6 +45,8 @@ pub fn html(status: StatusCode, page: maud::Markup) -> Response {
         (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
         // The authorize URL carries state and PKCE challenges; never hand it to another site.
         (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+        // Pages hold CSRF tokens and a pending request; no cache may keep them.
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
         (
             header::CONTENT_TYPE,
