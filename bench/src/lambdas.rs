@@ -24,11 +24,11 @@ pub type Routes = fn(AppState) -> Router;
 
 /// The functions of template.yaml, by logical id.
 pub const FUNCTIONS: [(&str, Routes); 6] = [
-    ("DiscoveryFunction", mcp_oauth::discovery::routes),
-    ("RegisterFunction", mcp_oauth::register::routes),
-    ("AuthorizeFunction", mcp_oauth::authorize::routes),
-    ("TokenFunction", mcp_oauth::token_endpoint::routes),
-    ("RevokeFunction", mcp_oauth::revoke::routes),
+    ("DiscoveryFunction", mcp_oauth::endpoints::discovery::routes),
+    ("RegisterFunction", mcp_oauth::endpoints::register::routes),
+    ("AuthorizeFunction", mcp_oauth::endpoints::authorize::routes),
+    ("TokenFunction", mcp_oauth::endpoints::token::routes),
+    ("RevokeFunction", mcp_oauth::endpoints::revoke::routes),
     ("McpFunction", mcp_oauth::mcp::transport::routes),
 ];
 

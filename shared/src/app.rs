@@ -14,6 +14,7 @@ use crate::store::dynamo::DynamoStore;
 #[cfg(feature = "embedded")]
 use crate::store::embedded::EmbeddedStore;
 use crate::store::{Store, StoreError};
+use crate::urls::Urls;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -29,7 +30,7 @@ pub struct AppState {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] crate::env::ConfigError),
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
     #[error("STORE=embedded: this build has no embedded store (the dev server has it)")]
@@ -145,4 +146,29 @@ pub async fn run_lambda(routes: fn(AppState) -> axum::Router) -> Result<(), lamb
     init_tracing(config.json_logs);
     let state = AppState::from_config(config, Clock::system()).await?;
     lambda_http::run(function(routes, state)).await
+}
+
+/// A request's public URLs: `PUBLIC_URL`, or in Lambda without it API Gateway's trusted
+/// `requestContext.domainName` (see `urls`).
+impl axum::extract::FromRequestParts<AppState> for Urls {
+    type Rejection = crate::http::ApiError;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(url) = &state.config.public_url {
+            return Ok(Urls::new(url));
+        }
+        use lambda_http::request::RequestContext;
+        let domain = match parts.extensions.get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV2(c)) => c.domain_name.clone(),
+            Some(RequestContext::ApiGatewayV1(c)) => c.domain_name.clone(),
+            _ => None,
+        };
+        domain
+            .and_then(|d| crate::env::parse_public_url(&format!("https://{d}")))
+            .map(|u| Urls::new(&u))
+            .ok_or_else(|| {
+                tracing::error!("PUBLIC_URL is unset and the request carries no API Gateway domain name");
+                crate::http::ApiError::unavailable("the server's public URL is not configured")
+            })
+    }
 }

@@ -1,12 +1,13 @@
 //! Registered OAuth clients: the stored record, how it is read, and what other endpoints ask of a
 //! client (does this `redirect_uri` match, who is asking at the token endpoint).
 //!
-//! Not for: registering clients (see `register`, which validates metadata and writes the record)
+//! Not for: registering clients (see `endpoints::register`, which validates metadata and writes the record)
 //! or any grant logic (see `authorize` and `tokens`).
 
 pub mod assertion;
 mod auth;
 pub mod document;
+pub mod metadata;
 pub mod redirect_uri;
 
 use serde::{Deserialize, Serialize};
@@ -111,7 +112,7 @@ impl Client {
     /// The registered `scope` (space-separated), reduced to the scopes this server knows; None when
     /// the client registered none of them. Registration drops unknown scopes rather than refuse
     /// the client, so for a user's grant treat this as what the client said it wants, not as a
-    /// limit it agreed to; for `client_credentials` it is the limit (see `token_endpoint`).
+    /// limit it agreed to; for `client_credentials` it is the limit (see `endpoints::token`).
     pub fn registered_scope(&self) -> Option<&str> {
         self.metadata.get("scope").and_then(Value::as_str)
     }

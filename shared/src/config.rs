@@ -7,13 +7,9 @@ use std::path::PathBuf;
 
 use url::Url;
 
-#[derive(Debug, thiserror::Error, PartialEq)]
-#[error("configuration: {var} must be {expected}; got {got:?}")]
-pub struct ConfigError {
-    pub var: &'static str,
-    pub expected: &'static str,
-    pub got: String,
-}
+use crate::env::ConfigError;
+use crate::env::{DURATION, parse_duration, parse_public_url};
+use crate::tokens::lifetimes::Lifetimes;
 
 /// Which storage backend to use.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,27 +18,6 @@ pub enum StoreConfig {
     Embedded { path: PathBuf },
     /// DynamoDB; `endpoint` points at an emulator instead of AWS.
     Dynamo { prefix: String, endpoint: Option<String> },
-}
-
-/// Token and session lifetimes, in seconds.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Lifetimes {
-    pub access_token: i64,
-    pub auth_code: i64,
-    /// How long an unused refresh token stays valid.
-    pub refresh_token: i64,
-    /// A grant's absolute lifetime, however often it is refreshed.
-    pub grant: i64,
-    pub session: i64,
-    /// How long a retried refresh still receives the successor it was already given.
-    pub refresh_grace: i64,
-    /// Age after which a new signing key takes over.
-    pub key_rotation: i64,
-    /// How long an MCP instance trusts its last look at a grant's liveness (0: look every time).
-    pub revocation_window: i64,
-    /// How long an approval is remembered (`CONSENT_TTL`): after it, the consent page is shown
-    /// again even to a client that may skip it.
-    pub consent: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -122,44 +97,6 @@ impl MailConfig {
             MailConfig::Disabled => "",
         }
     }
-}
-
-const DURATION: &str = "a duration in seconds, or with a unit: 90, 90s, 15m, 12h, 30d";
-
-/// Parses `90`, `90s`, `15m`, `12h`, `30d`.
-pub fn parse_duration(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: i64 = digits.parse().ok()?;
-    let scale = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return None,
-    };
-    n.checked_mul(scale).filter(|v| *v > 0)
-}
-
-/// A public base URL: http(s), a host, no query or fragment, no trailing slash.
-pub fn parse_public_url(s: &str) -> Option<Url> {
-    let trimmed = s.trim().trim_end_matches('/');
-    let url = Url::parse(trimmed).ok()?;
-    let ok = matches!(url.scheme(), "http" | "https")
-        && url.host().is_some()
-        && url.query().is_none()
-        && url.fragment().is_none()
-        && url.username().is_empty()
-        && url.password().is_none();
-    ok.then_some(url)
-}
-
-/// A base URL's text form without the trailing slash `Url` adds to an empty path.
-pub fn base_str(url: &Url) -> String {
-    url.as_str().trim_end_matches('/').to_owned()
 }
 
 impl Config {
@@ -436,6 +373,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::env::base_str;
 
     fn with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();

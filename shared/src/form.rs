@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use http::{StatusCode, header};
 
-use crate::http::ApiError;
+use crate::http::{ApiError, ErrorCode};
 
 /// The largest form or JSON body an OAuth endpoint reads.
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -25,7 +25,7 @@ impl Params {
         for (k, v) in url::form_urlencoded::parse(body) {
             if map.insert(k.to_string(), v.to_string()).is_some() {
                 return Err(ApiError::bad_request(
-                    "invalid_request",
+                    ErrorCode::InvalidRequest,
                     format!("parameter {k} is repeated"),
                 ));
             }
@@ -40,7 +40,7 @@ impl Params {
 
     pub fn require(&self, name: &str) -> Result<&str, ApiError> {
         self.get(name)
-            .ok_or_else(|| ApiError::bad_request("invalid_request", format!("parameter {name} is required")))
+            .ok_or_else(|| ApiError::bad_request(ErrorCode::InvalidRequest, format!("parameter {name} is required")))
     }
 }
 
@@ -54,11 +54,15 @@ pub fn content_type_is(headers: &http::HeaderMap, media: &str) -> bool {
 }
 
 /// Reads a body of at most [`BODY_LIMIT`] bytes, answering 413 past that.
+///
+/// By hand rather than `RequestBodyLimitLayer`: the 413 must be OAuth error JSON (an error page
+/// on the authorize forms, which read with it too), while the layer answers before the handler
+/// with a body of its own.
 pub async fn read_body(req: Request) -> Result<Bytes, ApiError> {
     let body = axum::body::to_bytes(req.into_body(), BODY_LIMIT).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             format!("the body is larger than {BODY_LIMIT} bytes"),
         )
     })?;
@@ -74,7 +78,7 @@ impl<S: Send + Sync> FromRequest<S> for Form {
     async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
         if !content_type_is(req.headers(), "application/x-www-form-urlencoded") {
             return Err(ApiError::bad_request(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "the body must be application/x-www-form-urlencoded",
             ));
         }
@@ -88,7 +92,7 @@ mod tests {
 
     #[test]
     fn repeated_parameters_are_refused() {
-        assert_eq!(Params::parse(b"a=1&a=2").unwrap_err().error, "invalid_request");
+        assert_eq!(Params::parse(b"a=1&a=2").unwrap_err().error, ErrorCode::InvalidRequest);
     }
 
     #[test]

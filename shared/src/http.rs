@@ -1,7 +1,8 @@
-//! HTTP plumbing shared by every function: the JSON error type, fallbacks for unknown paths and
-//! methods, and the response headers every answer carries.
+//! HTTP plumbing shared by every function: the OAuth error type ([`ApiError`] with its
+//! [`ErrorCode`]), the internal error that is logged and never shown ([`Internal`]), fallbacks
+//! for unknown paths and methods, and the response headers every answer carries.
 //!
-//! Not for: OAuth-specific error codes of one endpoint; those build on [`ApiError`] in their module.
+//! Not for: when an endpoint answers which code; that is in the endpoint's module.
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
@@ -10,18 +11,65 @@ use serde_json::json;
 
 use crate::store::StoreError;
 
-/// An error answered as `{"error": …, "error_description": …}` (the RFC 6749 §5.2 shape).
+/// The `error` codes this server answers: RFC 6749 §4.1.2.1 and §5.2, RFC 7591 §3.2.2 (client
+/// registration), RFC 8707 §2 (`invalid_target`), plus `not_found` and `method_not_allowed` for
+/// the fallbacks, in the same JSON shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    InvalidTarget,
+    InvalidClientMetadata,
+    InvalidRedirectUri,
+    TemporarilyUnavailable,
+    TooManyRequests,
+    NotFound,
+    MethodNotAllowed,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidClient => "invalid_client",
+            ErrorCode::InvalidGrant => "invalid_grant",
+            ErrorCode::UnauthorizedClient => "unauthorized_client",
+            ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            ErrorCode::InvalidScope => "invalid_scope",
+            ErrorCode::InvalidTarget => "invalid_target",
+            ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
+            ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::TooManyRequests => "too_many_requests",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An OAuth error, answered as `{"error": …, "error_description": …}` (RFC 6749 §5.2) with its
+/// status and headers. Everything in it is for the client; causes go in [`Internal`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub error: &'static str,
+    pub error: ErrorCode,
     pub description: String,
     /// Extra headers, such as `WWW-Authenticate` or `Retry-After`.
     pub headers: Vec<(header::HeaderName, String)>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, error: ErrorCode, description: impl Into<String>) -> Self {
         ApiError {
             status,
             error,
@@ -36,25 +84,64 @@ impl ApiError {
     }
 
     pub fn not_found() -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such endpoint")
     }
 
     pub fn unavailable(description: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", description)
-            .with_header(header::RETRY_AFTER, "1")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::TemporarilyUnavailable,
+            description,
+        )
+        .with_header(header::RETRY_AFTER, "1")
     }
 
-    pub fn bad_request(error: &'static str, description: impl Into<String>) -> Self {
+    pub fn bad_request(error: ErrorCode, description: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, error, description)
+    }
+}
+
+/// An internal failure: which component failed and why. Its cause is for the log only; a client
+/// is answered a generic 503 ([`ApiError::from`]), never the cause.
+#[derive(Debug, thiserror::Error)]
+pub enum Internal {
+    #[error("store call failed: {0}")]
+    Store(#[from] StoreError),
+    /// The signing keys: generating, unwrapping or signing with one.
+    #[error("signing key failure: {0}")]
+    Key(String),
+    /// KMS, which wraps the signing keys.
+    #[error("key management (KMS) call failed: {0}")]
+    Kms(String),
+}
+
+impl From<Internal> for ApiError {
+    fn from(e: Internal) -> Self {
+        // The cause goes to the log, not to the client.
+        match &e {
+            Internal::Store(cause) => {
+                tracing::error!(error = %cause, "store call failed");
+                crate::metrics::count(crate::metrics::Metric::StoreErrors);
+                ApiError::unavailable("storage is unavailable; try again shortly")
+            }
+            Internal::Key(cause) | Internal::Kms(cause) => {
+                tracing::error!(error = %cause, "{}", key_failure(&e));
+                ApiError::unavailable("the signing keys are unavailable; try again shortly")
+            }
+        }
+    }
+}
+
+fn key_failure(e: &Internal) -> &'static str {
+    match e {
+        Internal::Kms(_) => "key management (KMS) call failed",
+        _ => "signing key failure",
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        // The cause goes to the log, not to the client.
-        tracing::error!(error = %e, "store call failed");
-        crate::metrics::count(crate::metrics::Metric::StoreErrors);
-        ApiError::unavailable("storage is unavailable; try again shortly")
+        Internal::Store(e).into()
     }
 }
 
@@ -62,7 +149,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut res = (
             self.status,
-            Json(json!({"error": self.error, "error_description": self.description})),
+            Json(json!({"error": self.error.as_str(), "error_description": self.description})),
         )
             .into_response();
         for (name, value) in self.headers {
@@ -92,7 +179,7 @@ async fn json_405(res: axum::response::Response) -> axum::response::Response {
     let allow = res.headers().get(header::ALLOW).cloned();
     let mut out = ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "this endpoint does not accept that method",
     )
     .into_response();

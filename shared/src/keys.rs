@@ -35,7 +35,11 @@ use serde_json::{Value, json};
 use tokio::sync::RwLock;
 
 use crate::crypto::{b64, random_bytes, sha256_b64};
+use crate::http::Internal;
 use crate::store::{Store, StoreError, StoreResult, Table, typed};
+
+/// A key ring call's result: a store, KMS or key failure ([`Internal`]), never shown to clients.
+pub type KeyResult<T> = Result<T, Internal>;
 
 /// The `owner` under which every key record is stored, so one query lists them all.
 const OWNER: &str = "signing";
@@ -79,8 +83,8 @@ pub enum Wrapping {
     Kms(crate::kms::Kms),
 }
 
-fn kms_error(e: crate::kms::KmsError) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+fn kms_error(e: crate::kms::KmsError) -> Internal {
+    Internal::Kms(e.to_string())
 }
 
 /// A key that can sign.
@@ -170,7 +174,7 @@ fn thumbprint(x: &str, y: &str) -> String {
 }
 
 /// A new key: its record as stored, and its PKCS#8 DER to sign with right away.
-async fn generate(now: i64, wrapping: &Wrapping) -> StoreResult<(KeyRecord, Vec<u8>)> {
+async fn generate(now: i64, wrapping: &Wrapping) -> KeyResult<(KeyRecord, Vec<u8>)> {
     let secret = loop {
         // 32 random bytes are a valid scalar except with probability ~2^-128; retry then.
         if let Ok(k) = p256::SecretKey::from_slice(&random_bytes::<32>()) {
@@ -180,11 +184,11 @@ async fn generate(now: i64, wrapping: &Wrapping) -> StoreResult<(KeyRecord, Vec<
     let point = secret.public_key().to_encoded_point(false);
     let (x, y) = match (point.x(), point.y()) {
         (Some(x), Some(y)) => (b64(x), b64(y)),
-        _ => return Err(StoreError::Corrupt("generated an identity point".into())),
+        _ => return Err(Internal::Key("generated an identity point".into())),
     };
     let der = secret
         .to_pkcs8_der()
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?
+        .map_err(|e| Internal::Key(e.to_string()))?
         .as_bytes()
         .to_vec();
     let kid = thumbprint(&x, &y);
@@ -193,7 +197,7 @@ async fn generate(now: i64, wrapping: &Wrapping) -> StoreResult<(KeyRecord, Vec<
             Some(
                 secret
                     .to_pkcs8_pem(LineEnding::LF)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                    .map_err(|e| Internal::Key(e.to_string()))?
                     .to_string(),
             ),
             None,
@@ -226,25 +230,25 @@ async fn generate(now: i64, wrapping: &Wrapping) -> StoreResult<(KeyRecord, Vec<
 }
 
 /// The private key of a stored record, unwrapping it if need be. `None`: a rotated-out key.
-async fn private_der(record: &KeyRecord, wrapping: &Wrapping) -> StoreResult<Option<Vec<u8>>> {
+async fn private_der(record: &KeyRecord, wrapping: &Wrapping) -> KeyResult<Option<Vec<u8>>> {
     use p256::pkcs8::DecodePrivateKey;
     if let Some(pem) = &record.private_pem {
         let key = p256::SecretKey::from_pkcs8_pem(pem)
-            .map_err(|e| StoreError::Corrupt(format!("signing key {}: {e}", record.kid)))?;
-        let der = key.to_pkcs8_der().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            .map_err(|e| Internal::Key(format!("signing key {}: {e}", record.kid)))?;
+        let der = key.to_pkcs8_der().map_err(|e| Internal::Key(e.to_string()))?;
         return Ok(Some(der.as_bytes().to_vec()));
     }
     let Some(wrapped) = record.wrapped.as_ref().and_then(|w| w.key.as_ref()) else {
         return Ok(None);
     };
     let Wrapping::Kms(kms) = wrapping else {
-        return Err(StoreError::Unavailable(format!(
+        return Err(Internal::Key(format!(
             "signing key {} is wrapped under KMS, and SIGNING_KEY_KMS_ID is unset",
             record.kid
         )));
     };
     let ciphertext = crate::crypto::b64_decode(wrapped)
-        .ok_or_else(|| StoreError::Corrupt(format!("signing key {}: wrapped key is not base64url", record.kid)))?;
+        .ok_or_else(|| Internal::Key(format!("signing key {}: wrapped key is not base64url", record.kid)))?;
     let der = kms
         .unwrap(&ciphertext, crate::kms::Purpose::SigningKey, &record.kid)
         .await
@@ -284,7 +288,7 @@ impl KeyRing {
     }
 
     /// The active signing key, creating it if this slot has none yet.
-    pub async fn signer(&self) -> StoreResult<Arc<Signer>> {
+    pub async fn signer(&self) -> KeyResult<Arc<Signer>> {
         let now = self.store.clock().now();
         let slot = self.slot(now);
         let cached = self.cache.read().await.signer.clone();
@@ -303,7 +307,7 @@ impl KeyRing {
                 let der = match fresh {
                     Some(der) => der,
                     None => private_der(&record, &self.wrapping).await?.ok_or_else(|| {
-                        StoreError::Corrupt(format!("active signing key {} has no private half", record.kid))
+                        Internal::Key(format!("active signing key {} has no private half", record.kid))
                     })?,
                 };
                 Arc::new(Signer {
@@ -320,7 +324,7 @@ impl KeyRing {
 
     /// Reads the slot's key, or creates it; of racing creators exactly one write lands. With the
     /// record, the private key in DER if this call created it.
-    async fn active_record(&self, slot: i64, now: i64) -> StoreResult<(KeyRecord, Option<Vec<u8>>)> {
+    async fn active_record(&self, slot: i64, now: i64) -> KeyResult<(KeyRecord, Option<Vec<u8>>)> {
         if let Some(item) = self.store.get(Table::Keys, &slot_key(slot)).await? {
             return Ok((typed::body(&item)?, None));
         }
@@ -344,7 +348,7 @@ impl KeyRing {
     /// instances within [`SIGNER_RECHECK`] seconds). The replaced key is copied to
     /// `rotated-<kid>` before it is replaced, with the slot key's expiry, so there is no moment
     /// in which a token it signed cannot be verified. For operators (`infra/admin`).
-    pub async fn rotate(&self) -> StoreResult<Rotated> {
+    pub async fn rotate(&self) -> KeyResult<Rotated> {
         let now = self.store.clock().now();
         let slot = self.slot(now);
         // A lost compare-and-swap means another rotation (or a first signer) got there first.
@@ -385,11 +389,13 @@ impl KeyRing {
                 kid: fresh.kid,
             });
         }
-        Err(StoreError::Unavailable("the active signing key kept changing".into()))
+        Err(Internal::Store(StoreError::Unavailable(
+            "the active signing key kept changing".into(),
+        )))
     }
 
     /// Every published key, newest first, without private halves. For operators.
-    pub async fn list(&self) -> StoreResult<Vec<KeyInfo>> {
+    pub async fn list(&self) -> KeyResult<Vec<KeyInfo>> {
         let now = self.store.clock().now();
         let active = slot_key(self.slot(now));
         let mut keys = self
@@ -416,7 +422,7 @@ impl KeyRing {
     /// Every published key as a JWK Set: the public halves that exist. Never creates a key, so
     /// the discovery function needs neither write access nor the wrapping key; before the first
     /// token the set may be empty.
-    pub async fn jwks(&self) -> StoreResult<Value> {
+    pub async fn jwks(&self) -> KeyResult<Value> {
         let mut records: Vec<KeyRecord> = self
             .store
             .query_by_owner(Table::Keys, OWNER)
@@ -440,7 +446,7 @@ impl KeyRing {
 
     /// The public key for `kid`, from cache, or from the store if the cache has not been refreshed
     /// in the last [`REFRESH_FLOOR`] seconds.
-    pub async fn verifying_key(&self, kid: &str) -> StoreResult<Option<DecodingKey>> {
+    pub async fn verifying_key(&self, kid: &str) -> KeyResult<Option<DecodingKey>> {
         let decode = |(x, y): &(String, String)| DecodingKey::from_ec_components(x, y).ok();
         if let Some(c) = self.cache.read().await.public.get(kid) {
             return Ok(decode(c));
@@ -456,7 +462,7 @@ impl KeyRing {
     ///
     /// For a wrapped key, the secret is unwrapped once per instance (KMS `Decrypt` under the
     /// `request-state` context, which is all the MCP function may decrypt).
-    pub async fn derived_secret(&self, kid: &str) -> StoreResult<Option<[u8; 32]>> {
+    pub async fn derived_secret(&self, kid: &str) -> KeyResult<Option<[u8; 32]>> {
         if let Some(secret) = self.cache.read().await.derived.get(kid) {
             return Ok(Some(*secret));
         }
@@ -472,12 +478,12 @@ impl KeyRing {
         };
         drop(cache);
         let Wrapping::Kms(kms) = &self.wrapping else {
-            return Err(StoreError::Unavailable(format!(
+            return Err(Internal::Key(format!(
                 "the request-state secret of key {kid} is wrapped under KMS, and SIGNING_KEY_KMS_ID is unset"
             )));
         };
         let ciphertext = crate::crypto::b64_decode(&sealed)
-            .ok_or_else(|| StoreError::Corrupt(format!("signing key {kid}: wrapped secret is not base64url")))?;
+            .ok_or_else(|| Internal::Key(format!("signing key {kid}: wrapped secret is not base64url")))?;
         let plain = kms
             .unwrap(&ciphertext, crate::kms::Purpose::RequestState, kid)
             .await
@@ -485,13 +491,13 @@ impl KeyRing {
         let secret: [u8; 32] = plain
             .as_slice()
             .try_into()
-            .map_err(|_| StoreError::Corrupt(format!("signing key {kid}: request-state secret is not 32 bytes")))?;
+            .map_err(|_| Internal::Key(format!("signing key {kid}: request-state secret is not 32 bytes")))?;
         self.cache.write().await.derived.insert(kid.to_owned(), secret);
         Ok(Some(secret))
     }
 
     /// Reloads every published key into the cache, at most once per [`REFRESH_FLOOR`] seconds.
-    async fn refresh(&self) -> StoreResult<()> {
+    async fn refresh(&self) -> KeyResult<()> {
         let now = self.store.clock().now();
         {
             let mut cache = self.cache.write().await;

@@ -16,7 +16,7 @@ pub const OFFLINE_ACCESS: &str = "offline_access";
 
 /// Scopes only a user can consent to, because they read a user's own data: a `client_credentials`
 /// token (a machine acting for itself) never carries them unless the operator allows it
-/// (`MACHINE_SCOPES_ALLOWED`; see `crate::token_endpoint`).
+/// (`MACHINE_SCOPES_ALLOWED`; see `crate::endpoints::token`).
 pub const USER_ONLY: &[&str] = &[PROFILE_READ];
 
 /// A scope of the MCP resource and what granting it lets a client do.

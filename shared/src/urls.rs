@@ -2,13 +2,9 @@
 //!
 //! They come from `PUBLIC_URL`. In Lambda without it, API Gateway's `requestContext.domainName`
 //! stands in: API Gateway sets it, so a client cannot forge it. The `Host` header never does.
+//! (The extractor that picks between the two is beside the state it reads, in `app`.)
 
-use axum::extract::FromRequestParts;
-use http::request::Parts;
-
-use crate::app::AppState;
-use crate::config::base_str;
-use crate::http::ApiError;
+use crate::env::base_str;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Urls {
@@ -60,28 +56,5 @@ impl Urls {
     }
     pub fn introspect(&self) -> String {
         format!("{}{INTROSPECT_PATH}", self.base)
-    }
-}
-
-impl FromRequestParts<AppState> for Urls {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        if let Some(url) = &state.config.public_url {
-            return Ok(Urls::new(url));
-        }
-        use lambda_http::request::RequestContext;
-        let domain = match parts.extensions.get::<RequestContext>() {
-            Some(RequestContext::ApiGatewayV2(c)) => c.domain_name.clone(),
-            Some(RequestContext::ApiGatewayV1(c)) => c.domain_name.clone(),
-            _ => None,
-        };
-        domain
-            .and_then(|d| crate::config::parse_public_url(&format!("https://{d}")))
-            .map(|u| Urls::new(&u))
-            .ok_or_else(|| {
-                tracing::error!("PUBLIC_URL is unset and the request carries no API Gateway domain name");
-                ApiError::unavailable("the server's public URL is not configured")
-            })
     }
 }

@@ -123,7 +123,7 @@ fn raw_authorization(value: &str) -> HeaderMap {
 }
 
 fn assert_api_error(e: &ApiError, status: StatusCode, error: &str) {
-    assert_eq!((e.status, e.error), (status, error), "{e:?}");
+    assert_eq!((e.status, e.error.as_str()), (status, error), "{e:?}");
 }
 
 #[test]
@@ -422,7 +422,7 @@ mod expiry {
     use serde_json::json;
 
     async fn register(store: &Store) -> clients::Client {
-        let router = mcp_oauth::register::routes(AppState::new(config_with(&[]), store.clone()));
+        let router = mcp_oauth::endpoints::register::routes(AppState::new(config_with(&[]), store.clone()));
         let body = json!({"redirect_uris": ["https://app.example.com/callback"]});
         let r: Reply = send(&router, post_json("/api/oauth/register", &body)).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());

@@ -12,7 +12,7 @@ use common::{Reply, config_with, get, send};
 use http::{Request, StatusCode};
 use mcp_oauth::app::{AppState, function};
 use mcp_oauth::clock::Clock;
-use mcp_oauth::discovery;
+use mcp_oauth::endpoints::discovery;
 use mcp_oauth::scopes;
 use mcp_oauth::store::Store;
 use mcp_oauth::store::dynamo::DynamoStore;

@@ -398,7 +398,7 @@ async fn signups_are_throttled_per_source_address() {
     let (h, _d) = harness(&[]);
     let client = h.public_client().await;
     let mut last = StatusCode::OK;
-    for i in 0..=mcp_oauth::authorize::email::SIGNUPS_PER_HOUR {
+    for i in 0..=mcp_oauth::endpoints::authorize::email::SIGNUPS_PER_HOUR {
         let mut b = h.browser();
         last = sign_up(&mut b, &client, &format!("bulk{i}@example.com")).await.status;
     }

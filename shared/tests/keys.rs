@@ -15,9 +15,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation, decode, decode_header, encode};
 use mcp_oauth::clock::Clock;
+use mcp_oauth::http::Internal;
 use mcp_oauth::keys::{KeyRing, REFRESH_FLOOR, SIGNER_RECHECK, Wrapping};
 use mcp_oauth::store::embedded::EmbeddedStore;
-use mcp_oauth::store::{Store, StoreError, Table};
+use mcp_oauth::store::{Store, Table};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -463,19 +464,19 @@ async fn kms_unreachable_at_cold_start_is_unavailable_and_signs_nothing() {
     let kid = wrapped_ring(&s, &kms).signer().await.expect("signer").kid.clone();
     let down = common::unreachable_kms("any").await;
     match wrapped_ring(&s, &down).signer().await {
-        Err(StoreError::Unavailable(cause)) => assert!(cause.contains("Decrypt"), "{cause}"),
+        Err(Internal::Kms(cause)) => assert!(cause.contains("Decrypt"), "{cause}"),
         Err(e) => panic!("expected unavailable, got {e}"),
         Ok(_) => panic!("signed without unwrapping the key"),
     }
     assert!(matches!(
         wrapped_ring(&s, &down).derived_secret(&kid).await,
-        Err(StoreError::Unavailable(_))
+        Err(Internal::Kms(_))
     ));
     // A new slot's key cannot be created either, and nothing half-made is stored.
     let fresh = common::dynamo().await.0;
     assert!(matches!(
         wrapped_ring(&fresh, &down).signer().await,
-        Err(StoreError::Unavailable(_))
+        Err(Internal::Kms(_))
     ));
     assert_eq!(published(&fresh).await, Vec::<Value>::new());
 }
@@ -521,7 +522,7 @@ async fn a_warm_signer_that_cannot_unwrap_the_rotated_in_key_signs_nothing_rathe
     wrapped_ring(&s, &kms).rotate().await.expect("rotate");
     advance_to(&s, (s.clock().now() + SIGNER_RECHECK).min(end - 1));
     assert!(
-        matches!(warm.signer().await, Err(StoreError::Unavailable(_))),
+        matches!(warm.signer().await, Err(Internal::Kms(_))),
         "the replaced key must not keep signing"
     );
 }

@@ -6,7 +6,9 @@ use base64::engine::general_purpose::STANDARD;
 use http::StatusCode;
 use http_body_util::BodyExt;
 use maud::Markup;
-use mcp_oauth::pages::{self, ConsentPage, Hidden, LoginPage, SignupPage, consent, login, redirect_target, signup};
+use mcp_oauth::endpoints::pages::{
+    self, ConsentPage, Hidden, LoginPage, SignupPage, consent, login, redirect_target, signup,
+};
 use mcp_oauth::scopes::RESOURCE_SCOPES;
 use sha2::{Digest, Sha256};
 

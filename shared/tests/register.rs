@@ -12,9 +12,9 @@ use common::{Reply, config_with, post_json, send};
 use http::{Request, StatusCode};
 use mcp_oauth::app::{AppState, function};
 use mcp_oauth::clients;
+use mcp_oauth::clients::metadata;
 use mcp_oauth::crypto::sha256_b64;
-use mcp_oauth::register;
-use mcp_oauth::register::metadata;
+use mcp_oauth::endpoints::register;
 use mcp_oauth::store::{Store, Table};
 use serde_json::{Value, json};
 
@@ -896,7 +896,7 @@ async fn browser_clients_from_any_origin_may_register() {
 async fn authorization_server_metadata_advertises_the_registration_endpoint() {
     let (store, _clock, _dir) = common::embedded();
     let state = AppState::new(config_with(&[("PUBLIC_URL", "https://mcp.example.com")]), store);
-    let router = function(mcp_oauth::discovery::routes, state);
+    let router = function(mcp_oauth::endpoints::discovery::routes, state);
     let doc = send(&router, common::get("/.well-known/oauth-authorization-server"))
         .await
         .json();

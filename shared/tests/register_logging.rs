@@ -7,7 +7,7 @@ mod common;
 use common::{config_with, post_json, send};
 use http::StatusCode;
 use mcp_oauth::app::{AppState, function};
-use mcp_oauth::register;
+use mcp_oauth::endpoints::register;
 use serde_json::{Value, json};
 
 #[tokio::test]

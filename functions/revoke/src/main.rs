@@ -1,6 +1,6 @@
-//! Lambda: the revocation endpoint (`mcp_oauth::revoke`).
+//! Lambda: the revocation endpoint (`mcp_oauth::endpoints::revoke`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    mcp_oauth::app::run_lambda(mcp_oauth::revoke::routes).await
+    mcp_oauth::app::run_lambda(mcp_oauth::endpoints::revoke::routes).await
 }

@@ -1,6 +1,6 @@
-//! Lambda: the token endpoint (`mcp_oauth::token_endpoint`).
+//! Lambda: the token endpoint (`mcp_oauth::endpoints::token`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    mcp_oauth::app::run_lambda(mcp_oauth::token_endpoint::routes).await
+    mcp_oauth::app::run_lambda(mcp_oauth::endpoints::token::routes).await
 }

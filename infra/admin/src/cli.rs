@@ -120,7 +120,7 @@ pub enum Invites {
 }
 
 fn ttl(s: &str) -> Result<i64, String> {
-    mcp_oauth::config::parse_duration(s)
+    mcp_oauth::env::parse_duration(s)
         .filter(|t| *t > 0)
         .ok_or_else(|| "a positive duration, like 3600, 30m, 12h or 7d".to_owned())
 }

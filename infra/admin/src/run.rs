@@ -8,7 +8,8 @@
 use mcp_oauth::accounts::admin::{self, AdminError, GrantFilter, GrantInfo, Removed};
 use mcp_oauth::app::AppState;
 use mcp_oauth::clock::Clock;
-use mcp_oauth::config::{Config, base_str};
+use mcp_oauth::config::Config;
+use mcp_oauth::env::base_str;
 use serde_json::json;
 
 use crate::cli::{Cli, Clients, Command, Grants, Invites, Keys, Users};
@@ -35,7 +36,7 @@ pub fn init_logging() {
 }
 
 /// The configuration: the process environment, with `--stack` standing for its DynamoDB tables.
-fn config(stack: Option<&str>) -> Result<Config, mcp_oauth::config::ConfigError> {
+fn config(stack: Option<&str>) -> Result<Config, mcp_oauth::env::ConfigError> {
     Config::from_lookup(|k| {
         if let Some(stack) = stack {
             match k {
@@ -85,6 +86,10 @@ pub async fn run(cli: Cli) -> u8 {
             REFUSED
         }
         Err(AdminError::Store(e)) => {
+            eprintln!("admin: {e}");
+            UNAVAILABLE
+        }
+        Err(AdminError::Keys(e)) => {
             eprintln!("admin: {e}");
             UNAVAILABLE
         }

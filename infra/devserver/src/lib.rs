@@ -5,7 +5,7 @@ pub mod serve;
 
 use axum::Router;
 use mcp_oauth::app::AppState;
-use mcp_oauth::discovery;
+use mcp_oauth::endpoints::discovery;
 
 /// A function's routes, built from the shared state.
 pub type Routes = fn(AppState) -> Router;
@@ -14,10 +14,10 @@ pub type Routes = fn(AppState) -> Router;
 pub fn functions() -> Vec<(&'static str, Routes)> {
     vec![
         ("DiscoveryFunction", discovery::routes),
-        ("RegisterFunction", mcp_oauth::register::routes),
-        ("AuthorizeFunction", mcp_oauth::authorize::routes),
-        ("TokenFunction", mcp_oauth::token_endpoint::routes),
-        ("RevokeFunction", mcp_oauth::revoke::routes),
+        ("RegisterFunction", mcp_oauth::endpoints::register::routes),
+        ("AuthorizeFunction", mcp_oauth::endpoints::authorize::routes),
+        ("TokenFunction", mcp_oauth::endpoints::token::routes),
+        ("RevokeFunction", mcp_oauth::endpoints::revoke::routes),
         ("McpFunction", mcp_oauth::mcp::transport::routes),
     ]
 }

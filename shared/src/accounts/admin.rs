@@ -27,6 +27,9 @@ pub enum AdminError {
     Refused(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The signing keys (rotation): a store, KMS or key failure.
+    #[error(transparent)]
+    Keys(#[from] crate::http::Internal),
 }
 
 pub type AdminResult<T> = Result<T, AdminError>;
@@ -469,7 +472,7 @@ pub async fn create_invite(store: &Store, issuer: &str, email: Option<&str>, ttl
 }
 
 /// Rotates the signing key now (see `keys`); the replaced key stays published.
-pub async fn rotate_key(keys: &crate::keys::KeyRing) -> StoreResult<crate::keys::Rotated> {
+pub async fn rotate_key(keys: &crate::keys::KeyRing) -> crate::keys::KeyResult<crate::keys::Rotated> {
     let rotated = keys.rotate().await?;
     tracing::warn!(event = "admin_key_rotated", kid = %rotated.kid, previous_kid = ?rotated.previous_kid);
     Ok(rotated)

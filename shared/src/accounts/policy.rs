@@ -14,7 +14,7 @@
 //! Not for: per-provider rules (GitHub organisations, Google hosted domains), which live with the
 //! providers in `upstream`.
 
-use crate::config::ConfigError;
+use crate::env::ConfigError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SignupMode {

@@ -14,7 +14,7 @@ use super::assertion::{self, AssertionError};
 use super::{AuthMethod, Client};
 use crate::crypto::{ct_eq, sha256_b64};
 use crate::form::Params;
-use crate::http::ApiError;
+use crate::http::{ApiError, ErrorCode};
 use crate::store::Store;
 
 /// Credentials a token/revocation request presented.
@@ -41,13 +41,13 @@ impl fmt::Debug for ClientCredentials {
 }
 
 fn invalid_request(description: &str) -> ApiError {
-    ApiError::bad_request("invalid_request", description)
+    ApiError::bad_request(ErrorCode::InvalidRequest, description)
 }
 
 /// 401 `invalid_client`; with the `WWW-Authenticate` challenge when the client tried Basic auth
 /// (RFC 6749 §5.2 requires it then).
 fn invalid_client(via_basic: bool, description: &str) -> ApiError {
-    let error = ApiError::new(StatusCode::UNAUTHORIZED, "invalid_client", description);
+    let error = ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidClient, description);
     if via_basic {
         error.with_header(header::WWW_AUTHENTICATE, r#"Basic realm="oauth""#)
     } else {

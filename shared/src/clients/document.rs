@@ -38,7 +38,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::Client;
-use crate::register::metadata;
+use crate::clients::metadata;
 use crate::store::{Store, StoreError, Table, typed};
 
 /// Largest metadata document read.

@@ -6,8 +6,8 @@ use jsonwebtoken::{Algorithm, Header};
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::random_id;
-use crate::keys::KeyRing;
-use crate::store::{StoreError, StoreResult};
+use crate::http::Internal;
+use crate::keys::{KeyResult, KeyRing};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AccessClaims {
@@ -52,7 +52,7 @@ pub struct AccessGrant<'a> {
 }
 
 /// Signs an access token valid for `ttl` seconds from now. Returns the JWT and its claims.
-pub async fn mint(keys: &KeyRing, grant: &AccessGrant<'_>, now: i64, ttl: i64) -> StoreResult<(String, AccessClaims)> {
+pub async fn mint(keys: &KeyRing, grant: &AccessGrant<'_>, now: i64, ttl: i64) -> KeyResult<(String, AccessClaims)> {
     let signer = keys.signer().await?;
     let claims = AccessClaims {
         iss: grant.issuer.to_owned(),
@@ -71,14 +71,14 @@ pub async fn mint(keys: &KeyRing, grant: &AccessGrant<'_>, now: i64, ttl: i64) -
     header.kid = Some(signer.kid.clone());
     header.typ = Some("at+jwt".into());
     let jwt = jsonwebtoken::encode(&header, &claims, &signer.key)
-        .map_err(|e| StoreError::Corrupt(format!("cannot sign with key {}: {e}", signer.kid)))?;
+        .map_err(|e| Internal::Key(format!("cannot sign with key {}: {e}", signer.kid)))?;
     Ok((jwt, claims))
 }
 
 /// The claims of an access token this issuer signed with a published key, or `None`: for the
 /// revocation endpoint, which only needs to know which grant a presented token belongs to.
 /// Expiry is not checked (revoking an expired token's grant is what its holder asks for).
-pub async fn verified_claims(keys: &KeyRing, issuer: &str, token: &str) -> StoreResult<Option<AccessClaims>> {
+pub async fn verified_claims(keys: &KeyRing, issuer: &str, token: &str) -> KeyResult<Option<AccessClaims>> {
     let Ok(header) = jsonwebtoken::decode_header(token) else {
         return Ok(None);
     };

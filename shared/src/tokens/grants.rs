@@ -18,7 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Lifetimes;
+use super::lifetimes::Lifetimes;
 use crate::crypto::{b64, ct_eq, hmac_b64, random_bytes, random_token, sha256_b64, sha256_parts};
 use crate::store::{Store, StoreResult, Table, typed};
 

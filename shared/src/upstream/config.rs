@@ -19,7 +19,7 @@ use url::Url;
 use super::github;
 use super::policy::{EmailTrust, Policy};
 use super::secret::ClientSecret;
-use crate::config::ConfigError;
+use crate::env::ConfigError;
 
 #[derive(Clone, PartialEq)]
 pub enum ProviderKind {

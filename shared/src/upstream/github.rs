@@ -6,7 +6,8 @@
 use serde::Deserialize;
 
 use super::ProviderConfig;
-use super::identity::{Endpoints, Identity, UpstreamError};
+use super::error::UpstreamError;
+use super::identity::{Endpoints, Identity};
 
 pub const AUTHORIZE_URL: &str = "https://github.com/login/oauth/authorize";
 pub const TOKEN_URL: &str = "https://github.com/login/oauth/access_token";

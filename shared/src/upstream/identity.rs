@@ -1,5 +1,5 @@
-//! What an upstream provider tells us about the user, the errors of an upstream sign-in, and the
-//! OAuth 2.0 code exchange every provider shares (through the `oauth2` crate, with PKCE).
+//! What an upstream provider tells us about the user, and the OAuth 2.0 code exchange every
+//! provider shares (through the `oauth2` crate, with PKCE).
 
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
@@ -11,6 +11,7 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 
 use super::ProviderConfig;
+use super::error::UpstreamError;
 
 /// The user as the provider describes them.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,27 +23,6 @@ pub struct Identity {
     pub email_verified: bool,
     /// Google Workspace's `hd` claim: the domain the account belongs to; `None` elsewhere.
     pub hosted_domain: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum UpstreamError {
-    #[error("{0} could not be reached. Try again in a moment.")]
-    Unreachable(String),
-    #[error("{0} did not accept the sign-in. Try again.")]
-    Refused(String),
-    #[error("The answer from {0} could not be verified ({1}). Try again.")]
-    Unverifiable(String, String),
-    #[error("{0} did not share a verified email address, which this server needs to sign you in.")]
-    NoVerifiedEmail(String),
-    #[error("Sign-in with {0} is not set up correctly on this server.")]
-    Misconfigured(String),
-    /// The client secret could not be read (Secrets Manager unreachable): answered as 503.
-    #[error("Sign-in with {0} is unavailable for a moment. Try again shortly.")]
-    SecretUnavailable(String),
-    /// The provider vouched for the user, but this server's policy for it does not admit them
-    /// (organisation, domain); the message says which.
-    #[error("{0}")]
-    NotAllowed(String),
 }
 
 /// Token responses may carry an OpenID Connect ID token.

@@ -10,9 +10,10 @@
 //!   count as verified.
 //!
 //! The browser side of the flow (starting, and the callback that resumes the pending MCP
-//! authorization) lives in `crate::authorize::upstream`.
+//! authorization) lives in `crate::endpoints::authorize::upstream`.
 
 pub mod config;
+pub mod error;
 pub mod github;
 pub mod identity;
 pub mod oidc;
@@ -20,7 +21,8 @@ pub mod policy;
 pub mod secret;
 
 pub use config::{ProviderConfig, ProviderKind};
-pub use identity::{Identity, UpstreamError};
+pub use error::UpstreamError;
+pub use identity::Identity;
 
 use std::time::Duration;
 

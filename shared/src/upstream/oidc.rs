@@ -13,7 +13,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::ProviderConfig;
-use super::identity::{Identity, UpstreamError};
+use super::error::UpstreamError;
+use super::identity::Identity;
 use super::policy;
 use crate::crypto::ct_eq;
 

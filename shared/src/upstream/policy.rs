@@ -8,7 +8,8 @@
 use serde_json::Value;
 
 use super::ProviderConfig;
-use super::identity::{Identity, UpstreamError};
+use super::error::UpstreamError;
+use super::identity::Identity;
 
 /// When an email address from an OpenID provider counts as verified (`OIDC_<ID>_EMAIL_VERIFIED`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

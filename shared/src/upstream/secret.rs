@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use super::identity::UpstreamError;
+use super::error::UpstreamError;
 
 /// Where a provider's client secret comes from.
 #[derive(Clone, PartialEq)]

@@ -21,11 +21,11 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// Every function's routes merged, as the dev server serves them.
 pub fn app(state: AppState) -> Router {
     let merged = Router::new()
-        .merge(mcp_oauth::discovery::routes(state.clone()))
-        .merge(mcp_oauth::register::routes(state.clone()))
-        .merge(mcp_oauth::authorize::routes(state.clone()))
-        .merge(mcp_oauth::token_endpoint::routes(state.clone()))
-        .merge(mcp_oauth::revoke::routes(state.clone()))
+        .merge(mcp_oauth::endpoints::discovery::routes(state.clone()))
+        .merge(mcp_oauth::endpoints::register::routes(state.clone()))
+        .merge(mcp_oauth::endpoints::authorize::routes(state.clone()))
+        .merge(mcp_oauth::endpoints::token::routes(state.clone()))
+        .merge(mcp_oauth::endpoints::revoke::routes(state.clone()))
         .merge(mcp_oauth::mcp::transport::routes(state));
     mcp_oauth::http::with_fallbacks(merged)
 }
@@ -179,11 +179,11 @@ impl Harness {
         let vars = &vars[..];
         type Routes = fn(AppState) -> Router;
         let functions: [(&'static str, Routes); 6] = [
-            ("DiscoveryFunction", mcp_oauth::discovery::routes),
-            ("RegisterFunction", mcp_oauth::register::routes),
-            ("AuthorizeFunction", mcp_oauth::authorize::routes),
-            ("TokenFunction", mcp_oauth::token_endpoint::routes),
-            ("RevokeFunction", mcp_oauth::revoke::routes),
+            ("DiscoveryFunction", mcp_oauth::endpoints::discovery::routes),
+            ("RegisterFunction", mcp_oauth::endpoints::register::routes),
+            ("AuthorizeFunction", mcp_oauth::endpoints::authorize::routes),
+            ("TokenFunction", mcp_oauth::endpoints::token::routes),
+            ("RevokeFunction", mcp_oauth::endpoints::revoke::routes),
             ("McpFunction", mcp_oauth::mcp::transport::routes),
         ];
         let mut merged = Router::new();

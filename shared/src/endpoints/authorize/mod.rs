@@ -5,7 +5,12 @@
 //!   before the client and `redirect_uri` are verified must never redirect.
 //! - `reply`: the redirects back to the client (`code`/`error`, with `state` and `iss`).
 //! - `consent`: remembered consent and the CSRF tokens of the consent form.
-//! - `flow`: the handlers tying it together.
+//! - `transaction`: the protocol transaction: client and session lookup, validation, which
+//!   errors may be redirected, and issuing the code.
+//! - `screens`, `signin`: the interaction's pages (sign-in, sign-up, consent) and what follows a
+//!   sign-in.
+//! - `csrf`: the login CSRF cookie and its extractor; `html`: error pages and form reading.
+//! - `flow`: the handlers, dispatching a posted form's typed action to the steps.
 //! - `account`: the signed-in user's connected apps, sign-out everywhere and account deletion.
 //! - `email`: the steps around email: sign-up, the verification code, password reset, invites.
 //! - `upstream`: sign-in through another provider, and the callback that resumes the request.
@@ -15,10 +20,15 @@
 
 pub mod account;
 pub mod consent;
+mod csrf;
 pub mod email;
 pub mod flow;
+mod html;
 pub mod reply;
 pub mod request;
+mod screens;
+mod signin;
+mod transaction;
 pub mod upstream;
 
 pub use flow::routes;

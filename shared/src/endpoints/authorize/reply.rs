@@ -13,14 +13,12 @@ pub fn location(redirect_uri: &str, params: &[(&str, &str)]) -> Option<String> {
     Some(url.to_string())
 }
 
-/// A redirect with `no-store`; 303 turns the browser's POST into a GET.
+/// A redirect (with `no-store` from the router's layer); 303 turns the browser's POST into a GET.
 pub fn redirect(to: &str, status: StatusCode) -> Response {
     let mut res = status.into_response();
     if let Ok(v) = HeaderValue::from_str(to) {
         res.headers_mut().insert(header::LOCATION, v);
     }
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res.headers_mut()
         .insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     res

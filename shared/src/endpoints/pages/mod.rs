@@ -32,7 +32,9 @@ pub use layout::{CSS, content_security_policy, style_hash};
 /// and consent posts: (name, value) pairs, rendered as `<input type="hidden">` in every form.
 pub type Hidden<'a> = &'a [(&'a str, &'a str)];
 
-/// Wraps a page into a response with the security headers every HTML answer carries.
+/// Wraps a page into a response with the security headers every HTML answer carries. They stay
+/// with the page, `no-store` included, so a page is safe whichever router serves it; the
+/// authorize router's `no-store` layer covers its redirects and other answers.
 pub fn html(status: StatusCode, page: maud::Markup) -> Response {
     let headers = [
         (

@@ -15,14 +15,14 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::post;
-use http::{HeaderMap, StatusCode, header};
+use http::{HeaderMap, StatusCode};
 
 use crate::app::AppState;
 use crate::clients;
 use crate::crypto::ct_eq;
+use crate::endpoints::layers;
 use crate::form::Form;
 use crate::http::ApiError;
-use crate::token_endpoint::cors;
 use crate::tokens::{access, grants};
 use crate::urls::{self, Urls};
 
@@ -51,12 +51,14 @@ async fn revoke(
     {
         grants::revoke_reference(&state.store, reference, "access_token_revoked_by_client").await?;
     }
-    Ok((StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]))
+    // `no-store` comes from the router's layer (`endpoints::layers`).
+    Ok(StatusCode::OK)
 }
 
 pub fn routes(state: AppState) -> Router {
     Router::new()
         .route(urls::REVOKE_PATH, post(revoke).options(crate::http::options))
-        .layer(cors())
+        .layer(layers::no_store())
+        .layer(layers::cors())
         .with_state(state)
 }

@@ -26,26 +26,25 @@
 //!
 //! Not for: reading or updating a client after registration (RFC 7592 is not offered).
 
-pub mod metadata;
-
 use std::net::IpAddr;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http::{HeaderMap, Method, StatusCode, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Value, json};
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::app::AppState;
+use crate::clients::metadata::{self, MetadataError, Registration};
 use crate::clients::{self, Client};
 use crate::crypto::{random_id, random_token, sha256_b64};
-use crate::http::{ApiError, client_ip};
+use crate::endpoints::layers;
+use crate::http::{ApiError, ErrorCode, client_ip};
 use crate::store::{StoreError, Table};
 use crate::urls;
-use metadata::{MetadataError, Registration};
 
 /// Largest registration request body, in bytes.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -77,17 +76,19 @@ impl From<RegisterError> for ApiError {
         let description = e.to_string();
         match e {
             RegisterError::NotJson | RegisterError::Unreadable | RegisterError::MalformedJson(_) => {
-                ApiError::bad_request("invalid_client_metadata", description)
+                ApiError::bad_request(ErrorCode::InvalidClientMetadata, description)
             }
-            RegisterError::TooLarge => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", description),
+            RegisterError::TooLarge => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::InvalidRequest, description)
+            }
             RegisterError::Metadata(MetadataError::RedirectUri(_)) => {
-                ApiError::bad_request("invalid_redirect_uri", description)
+                ApiError::bad_request(ErrorCode::InvalidRedirectUri, description)
             }
             RegisterError::Metadata(MetadataError::Metadata(_)) => {
-                ApiError::bad_request("invalid_client_metadata", description)
+                ApiError::bad_request(ErrorCode::InvalidClientMetadata, description)
             }
             RegisterError::RateLimited { retry_after } | RegisterError::GloballyLimited { retry_after } => {
-                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", description)
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests, description)
                     .with_header(header::RETRY_AFTER, retry_after.to_string())
             }
             RegisterError::Store(e) => ApiError::from(e),
@@ -111,6 +112,10 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// Reads at most [`MAX_BODY`] bytes of JSON.
+///
+/// A hand reader rather than `RequestBodyLimitLayer`: an oversize body must be answered 413 in
+/// the RFC 7591 error shape (`invalid_request` JSON), which the layer, answering before the
+/// handler with its own body, cannot give; a read failure is told apart from the limit too.
 async fn read_json(headers: &HeaderMap, body: axum::body::Body) -> Result<Value, RegisterError> {
     if !is_json(headers) {
         return Err(RegisterError::NotJson);
@@ -219,13 +224,9 @@ fn created(client: &Client, secret: Option<String>) -> Response {
         body.insert("client_secret".into(), json!(secret));
         body.insert("client_secret_expires_at".into(), json!(0));
     }
-    let mut res = (StatusCode::CREATED, Json(Value::Object(body))).into_response();
-    // The response may carry a secret: no cache may keep it.
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res.headers_mut()
-        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    res
+    // The response may carry a secret: no cache may keep it (`no-store` and `Pragma` come from
+    // the router's layers, `endpoints::layers`).
+    (StatusCode::CREATED, Json(Value::Object(body))).into_response()
 }
 
 async fn register(State(state): State<AppState>, request: Request) -> Result<Response, RegisterError> {
@@ -254,6 +255,8 @@ pub fn routes(state: AppState) -> Router {
     let route = post(register).options(|| async { StatusCode::NO_CONTENT });
     Router::new()
         .route(urls::REGISTER_PATH, route)
+        .layer(layers::no_cache_pragma())
+        .layer(layers::no_store())
         .layer(cors)
         .with_state(state)
 }

@@ -12,7 +12,7 @@
 //! that only the server may set (`client_id`, `client_secret`, …) are dropped, so a client can
 //! never choose its own id or secret.
 //!
-//! Not for: reading the HTTP request or storing the client (see `register`).
+//! Not for: reading the HTTP request or storing the client (see `endpoints::register`).
 
 use serde_json::{Map, Value};
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};

@@ -16,14 +16,14 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http::{HeaderMap, StatusCode};
 use serde_json::json;
-use tower_http::cors::{Any, CorsLayer};
 
 use crate::app::AppState;
 use crate::clients::{self, Client};
+use crate::endpoints::layers;
 use crate::form::{Form, Params};
-use crate::http::ApiError;
+use crate::http::{ApiError, ErrorCode};
 use crate::metrics::{self, Metric};
 use crate::resource;
 use crate::scopes;
@@ -34,7 +34,7 @@ use crate::tokens::pkce;
 use crate::urls::{self, Urls};
 
 fn invalid_grant(description: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_grant", description)
+    ApiError::bad_request(ErrorCode::InvalidGrant, description)
 }
 
 /// Refuses a grant type the client did not register for.
@@ -43,7 +43,7 @@ fn check_grant_type(client: &Client, grant_type: &str) -> Result<(), ApiError> {
         return Ok(());
     }
     Err(ApiError::bad_request(
-        "unauthorized_client",
+        ErrorCode::UnauthorizedClient,
         format!("this client is not registered for the {grant_type} grant"),
     ))
 }
@@ -94,12 +94,8 @@ fn token_response(jwt: String, ttl: i64, scope: &[String], refresh_token: Option
     if let Some(rt) = refresh_token {
         body["refresh_token"] = rt.into();
     }
-    let mut res = (StatusCode::OK, Json(body)).into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res.headers_mut()
-        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    res
+    // `no-store` and `Pragma` come from the router's layers (`endpoints::layers`).
+    (StatusCode::OK, Json(body)).into_response()
 }
 
 /// The scopes a machine client may hold: those it registered, minus the user-only ones the
@@ -119,21 +115,21 @@ async fn client_credentials(state: &AppState, urls: &Urls, client: Client, p: &P
     // A public client proves nothing about who it is, so it cannot act as itself.
     if client.is_public() {
         return Err(ApiError::bad_request(
-            "unauthorized_client",
+            ErrorCode::UnauthorizedClient,
             "a public client cannot use the client_credentials grant",
         ));
     }
     check_grant_type(&client, "client_credentials")?;
     let resource =
-        resource::resolve(p.get("resource"), urls).map_err(|e| ApiError::bad_request("invalid_target", e))?;
+        resource::resolve(p.get("resource"), urls).map_err(|e| ApiError::bad_request(ErrorCode::InvalidTarget, e))?;
     let allowed = machine_scopes(state, &client);
     let scope = match p.get("scope") {
         None => allowed,
         Some(s) => {
-            let requested = scopes::parse(Some(s)).map_err(|e| ApiError::bad_request("invalid_scope", e))?;
+            let requested = scopes::parse(Some(s)).map_err(|e| ApiError::bad_request(ErrorCode::InvalidScope, e))?;
             if let Some(extra) = requested.iter().find(|r| !allowed.contains(r)) {
                 return Err(ApiError::bad_request(
-                    "invalid_scope",
+                    ErrorCode::InvalidScope,
                     format!(
                         "scope {extra:?} is not open to this client: a machine client gets at most the scopes it registered, never a user's"
                     ),
@@ -144,7 +140,7 @@ async fn client_credentials(state: &AppState, urls: &Urls, client: Client, p: &P
     };
     if scope.is_empty() {
         return Err(ApiError::bad_request(
-            "invalid_scope",
+            ErrorCode::InvalidScope,
             "this client registered no scope a machine client may hold",
         ));
     }
@@ -174,13 +170,13 @@ async fn authorization_code(state: &AppState, urls: &Urls, client: Client, p: &P
     let verifier = p.require("code_verifier")?;
     if !pkce::valid_verifier(verifier) {
         return Err(ApiError::bad_request(
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             "code_verifier must be 43 to 128 unreserved characters",
         ));
     }
     // Every code is for our one resource, so a named resource must be it; checked before the
     // code is touched.
-    resource::resolve(p.get("resource"), urls).map_err(|e| ApiError::bad_request("invalid_target", e))?;
+    resource::resolve(p.get("resource"), urls).map_err(|e| ApiError::bad_request(ErrorCode::InvalidTarget, e))?;
     let challenge = pkce::challenge(verifier);
     // The signing key first: a key that cannot be loaded (KMS down on a cold start) answers 503
     // before the code is spent, so the client's retry is not mistaken for a replay.
@@ -238,9 +234,9 @@ async fn authorization_code(state: &AppState, urls: &Urls, client: Client, p: &P
 async fn refresh_token(state: &AppState, urls: &Urls, client: Client, p: &Params) -> Result<Response, ApiError> {
     check_grant_type(&client, "refresh_token")?;
     let token = p.require("refresh_token")?;
-    resource::resolve(p.get("resource"), urls).map_err(|e| ApiError::bad_request("invalid_target", e))?;
+    resource::resolve(p.get("resource"), urls).map_err(|e| ApiError::bad_request(ErrorCode::InvalidTarget, e))?;
     let requested = match p.get("scope") {
-        Some(s) => Some(scopes::parse(Some(s)).map_err(|e| ApiError::bad_request("invalid_scope", e))?),
+        Some(s) => Some(scopes::parse(Some(s)).map_err(|e| ApiError::bad_request(ErrorCode::InvalidScope, e))?),
         None => None,
     };
     // As for codes: a rotation with no key to sign its access token would leave the client
@@ -253,7 +249,7 @@ async fn refresh_token(state: &AppState, urls: &Urls, client: Client, p: &Params
                 Some(req) if req.iter().all(|s| grant.scope.contains(s)) => req,
                 Some(_) => {
                     return Err(ApiError::bad_request(
-                        "invalid_scope",
+                        ErrorCode::InvalidScope,
                         "the requested scope exceeds what was granted",
                     ));
                 }
@@ -282,7 +278,7 @@ async fn token(
         "authorization_code" | "refresh_token" | "client_credentials"
     ) {
         return Err(ApiError::bad_request(
-            "unsupported_grant_type",
+            ErrorCode::UnsupportedGrantType,
             format!("grant_type {grant_type:?} is not supported"),
         ));
     }
@@ -297,19 +293,13 @@ async fn token(
     }
 }
 
-/// CORS for the endpoints browser-based clients (MCP Inspector) call directly.
-pub fn cors() -> CorsLayer {
-    CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods([Method::POST])
-        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
-}
-
 pub fn routes(state: AppState) -> Router {
     Router::new()
         .route(urls::TOKEN_PATH, post(token).options(crate::http::options))
         // Introspection shares this function: it reads the same clients, grants and keys.
-        .route(urls::INTROSPECT_PATH, crate::introspect::route())
-        .layer(cors())
+        .route(urls::INTROSPECT_PATH, crate::endpoints::introspect::route())
+        .layer(layers::no_cache_pragma())
+        .layer(layers::no_store())
+        .layer(layers::cors())
         .with_state(state)
 }

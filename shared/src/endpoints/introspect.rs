@@ -15,14 +15,14 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::clients;
 use crate::crypto::{ct_eq, sha256_b64};
 use crate::form::Form;
-use crate::http::ApiError;
+use crate::http::{ApiError, ErrorCode};
 use crate::store::Table;
 use crate::tokens::{access, grants};
 use crate::urls::Urls;
@@ -31,7 +31,7 @@ use crate::urls::Urls;
 fn not_allowed(via_basic: bool) -> ApiError {
     let error = ApiError::new(
         StatusCode::UNAUTHORIZED,
-        "invalid_client",
+        ErrorCode::InvalidClient,
         "this client may not introspect tokens",
     );
     if via_basic {
@@ -125,10 +125,8 @@ async fn introspect(
     let body = describe(&state, &urls, token)
         .await?
         .unwrap_or_else(|| json!({"active": false}));
-    let mut res = (StatusCode::OK, Json(body)).into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    // `no-store` comes from the token function's router layers (`endpoints::layers`).
+    Ok((StatusCode::OK, Json(body)).into_response())
 }
 
 /// The introspection route, merged into the token function's router.

@@ -15,15 +15,18 @@ use axum::extract::{RawQuery, Request, State};
 use axum::response::Response;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
-use super::flow::{Ctx, error_page, failure_page, login_csrf_cookie, login_csrf_matches, read_form, signup_page};
+use super::csrf::{login_csrf_cookie, login_csrf_matches};
+use super::html::{error_page, failure_page, read_form};
+use super::screens::signup_page;
+use super::transaction::Ctx;
 use crate::accounts::policy::{Refusal, SignupMode};
 use crate::accounts::verification::{self, Purpose, Site, VerifyError};
 use crate::accounts::{invites, password, reset, throttle, users};
 use crate::app::AppState;
 use crate::clients::Client;
+use crate::endpoints::pages;
 use crate::form::Params;
 use crate::http::ApiError;
-use crate::pages;
 use crate::store::Table;
 use crate::urls::{self, Urls};
 

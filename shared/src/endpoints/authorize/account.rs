@@ -13,14 +13,15 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
-use super::flow::{error_page, failure_page, login_csrf_cookie, login_csrf_matches, read_form};
+use super::csrf::{login_csrf_cookie, login_csrf_matches};
+use super::html::{error_page, failure_page, read_form};
 use crate::accounts::policy::Refusal;
 use crate::accounts::{admin, sessions, users};
 use crate::app::AppState;
 use crate::clients;
 use crate::crypto::{ct_eq, hmac_b64};
+use crate::endpoints::pages;
 use crate::http::{ApiError, ClientIp};
-use crate::pages;
 use crate::scopes;
 use crate::store::{Table, typed};
 use crate::tokens::grants::{self, Grant};
@@ -306,6 +307,7 @@ pub async fn post(State(state): State<AppState>, ClientIp(ip): ClientIp, req: Re
 fn admin_error(e: admin::AdminError) -> ApiError {
     match e {
         admin::AdminError::Store(e) => e.into(),
+        admin::AdminError::Keys(e) => e.into(),
         other => ApiError::unavailable(other.to_string()),
     }
 }
