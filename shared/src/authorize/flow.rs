@@ -629,7 +629,17 @@ async fn authorize_post(State(state): State<AppState>, urls: Urls, ClientIp(ip):
                     .unwrap_or_else(failure_page);
             }
             match super::email::verify(&mut ctx, &client).await {
-                Ok(super::email::Verified::User(user_id)) => signed_in(&mut ctx, &client, &req, &user_id).await,
+                Ok(super::email::Verified::User(user_id)) => {
+                    let res = signed_in(&mut ctx, &client, &req, &user_id).await;
+                    // Used up only now, so a failed sign-in can be retried with the same code.
+                    match (res, crate::accounts::verification::cookie_value(&ctx.headers)) {
+                        (Ok(res), Some(cookie)) => crate::accounts::verification::finish(&ctx.state.store, &cookie)
+                            .await
+                            .map(|_| res)
+                            .map_err(ApiError::from),
+                        (res, _) => res,
+                    }
+                }
                 Ok(super::email::Verified::Page(res)) => Ok(res),
                 Err(e) => Err(e),
             }
