@@ -11,15 +11,19 @@
 #   5. e2e       end-to-end tests (infra/e2e/tests/*.test.mjs, node --test): the dev server
 #                binary in headless Chromium (playwright-core); UPDATE_SCREENSHOTS=1 refreshes
 #                the README's screenshots in docs/ (else they go to target/e2e/)
-#   6. conformance  the official MCP conformance suite against the dev server: server scenarios
+#   6. races     HTTP-level races against the dev server binary on both backends (embedded, and
+#                DynamoDB on moto): 20 simultaneous redemptions, refreshes and revocations
+#                (infra/scripts/http_concurrency.py). The bounded fuzz targets (shared/tests/fuzz.rs)
+#                and the DynamoDB fault-injection tests (shared/tests/faults.rs) run in step 4.
+#   7. conformance  the official MCP conformance suite against the dev server: server scenarios
 #                of 2025-11-25 and 2026-07-28 and the authorization server scenarios, with only
 #                the failures in infra/conformance/expected-failures.yml (infra/scripts/conformance.sh;
 #                results in target/conformance/)
-#   7. sam       sam validate --lint on template.yaml (offline, no AWS credentials)
-#   8. cfn-lint  cfn-lint template.yaml
-#   9. checkov   checkov's CloudFormation checks on template.yaml; every suppression is inline in
+#   8. sam       sam validate --lint on template.yaml (offline, no AWS credentials)
+#   9. cfn-lint  cfn-lint template.yaml
+#  10. checkov   checkov's CloudFormation checks on template.yaml; every suppression is inline in
 #                the template with its reason (infra/scripts/lint.sh checkov)
-#  10. actionlint  actionlint on .github/workflows/*.yml (infra/scripts/lint.sh actionlint)
+#  11. actionlint  actionlint on .github/workflows/*.yml (infra/scripts/lint.sh actionlint)
 # moto is stopped on any exit, and a summary of the steps is printed last.
 #
 # Extra arguments go to `cargo test` after `--workspace`, e.g. `infra/scripts/test.sh -- --nocapture`.
@@ -29,7 +33,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
-STEP_NAMES=(tools fmt clippy test e2e conformance sam cfn-lint checkov actionlint)
+STEP_NAMES=(tools fmt clippy test e2e races conformance sam cfn-lint checkov actionlint)
 declare -A STEP_RESULT=()
 CURRENT_STEP=""
 STEP_T0=0
@@ -40,6 +44,7 @@ E2E_LOG="$LOG_DIR/e2e-test.log"
 CARGO_COUNTS=""
 E2E_COUNTS=""
 CONFORMANCE_COUNTS=""
+RACES_COUNTS=""
 
 step() {
     finish_step
@@ -74,13 +79,14 @@ summary() {
     # Last line: the totals over every runner that ran (cargo test's binaries, node --test, the
     # conformance scenarios), in the plain "N passed, N failed" form that CI reads.
     local p=0 f=0 k=0 counts c1 c2 c3 parts=()
-    for counts in "$CARGO_COUNTS" "$E2E_COUNTS" "$CONFORMANCE_COUNTS"; do
+    for counts in "$CARGO_COUNTS" "$E2E_COUNTS" "$RACES_COUNTS" "$CONFORMANCE_COUNTS"; do
         [[ -n $counts ]] || continue
         read -r c1 c2 c3 <<<"$counts"
         p=$((p + c1)) f=$((f + c2)) k=$((k + c3))
     done
     [[ -z $CARGO_COUNTS ]] || parts+=("cargo $(plain_counts "$CARGO_COUNTS")")
     [[ -z $E2E_COUNTS ]] || parts+=("e2e $(plain_counts "$E2E_COUNTS")")
+    [[ -z $RACES_COUNTS ]] || parts+=("races $(plain_counts "$RACES_COUNTS")")
     [[ -z $CONFORMANCE_COUNTS ]] || parts+=("conformance scenarios $(plain_counts "$CONFORMANCE_COUNTS")")
     if ((${#parts[@]} > 0)); then
         local joined
@@ -160,6 +166,17 @@ elif [[ $E2E_COUNTS == "0 0 "* ]]; then
     warn "node --test ran no test"
 fi
 ((e2e_rc == 0)) || exit "$e2e_rc"
+
+step races "HTTP races against the dev server on both backends (infra/scripts/http_concurrency.py)"
+moto_start
+races_rc=0
+RACES_LOG="$LOG_DIR/races.log"
+python3 "$ROOT/infra/scripts/http_concurrency.py" --devserver "${CARGO_TARGET_DIR:-$ROOT/target}/debug/devserver" \
+    --dynamodb-endpoint "$DYNAMODB_TEST_ENDPOINT" 2>&1 | tee "$RACES_LOG" || races_rc=$?
+# Its last line is "N passed, N failed".
+RACES_COUNTS="$(tail -n 1 "$RACES_LOG" | awk '$2 == "passed," && $4 == "failed" { printf "%d %d 0\n", $1, $3 }')" || true
+((races_rc == 0)) || exit "$races_rc"
+moto_stop
 
 step conformance "MCP conformance suite (infra/scripts/conformance.sh)"
 conformance_rc=0
