@@ -64,8 +64,9 @@ where
     });
     let n = executions.load(Ordering::Relaxed);
     match result {
+        // A line of its own: the test harness may have printed the test's name without a newline.
         Ok(()) => eprintln!(
-            "fuzz target {name}: {n} executions, 0 panics, 0 hangs, 0 5xx in {:.1} s",
+            "\nfuzz target {name}: {n} executions, 0 panics, 0 hangs, 0 5xx in {:.1} s",
             t0.elapsed().as_secs_f64()
         ),
         Err(e) => panic!("fuzz target {name} failed after {n} executions: {e}"),
