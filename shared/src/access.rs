@@ -61,8 +61,6 @@ const TOKEN: Access = &[
     (Table::Clients, Op::Put),
     // Retire, not Consume: a redeemed code stays as a tombstone until it expires (`tokens::codes`).
     (Table::Codes, Op::Retire),
-    // Read before retiring, so a retirement whose answer was lost still yields the code's record.
-    (Table::Codes, Op::Get),
     (Table::Grants, Op::Create),
     (Table::Grants, Op::Get),
     (Table::Grants, Op::CompareAndSwap),

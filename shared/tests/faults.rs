@@ -147,13 +147,26 @@ async fn life(f: &mut Faulty) {
         browser.submit(&verify, "verify_email", &[("code", &code)]).await
     );
     assert_eq!(consent.status, StatusCode::OK, "{}", consent.text());
-    let done = answered!(f, "consent", browser.submit(&consent, "approve", &[]).await);
+    let mut done = answered!(f, "consent", browser.submit(&consent, "approve", &[]).await);
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text());
-    let code = redirect_params(&done).get("code").cloned().expect("a code");
 
-    // Code redemption.
-    let tokens = answered!(f, "code redemption", f.h.redeem(&client, &code).await);
-    assert_eq!(tokens.status, StatusCode::OK, "redemption: {}", tokens.text());
+    // Code redemption. The one known limit (docs/RELIABILITY.md): a redemption whose retirement
+    // was applied but unanswered is refused; then, and only then, the user authorizes again.
+    let (code, tokens) = loop {
+        let code = redirect_params(&done).get("code").cloned().expect("a code");
+        let lost_before = codes_applied(f);
+        let tokens = answered!(f, "code redemption", f.h.redeem(&client, &code).await);
+        if tokens.status == StatusCode::BAD_REQUEST && codes_applied(f) > lost_before {
+            *f.retryable.entry("code lost (known limit)").or_default() += 1;
+            let again = answered!(f, "authorize again", browser.get(&url).await);
+            assert_eq!(again.status, StatusCode::OK, "{}", again.text());
+            done = answered!(f, "consent again", browser.submit(&again, "approve", &[]).await);
+            assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text());
+            continue;
+        }
+        assert_eq!(tokens.status, StatusCode::OK, "redemption: {}", tokens.text());
+        break (code, tokens);
+    };
     let tokens = tokens.json();
     let user_id = sub_of(tokens["access_token"].as_str().unwrap());
     let mut refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
@@ -221,6 +234,17 @@ async fn life(f: &mut Faulty) {
     );
 }
 
+/// Faults that struck a write to the codes table after it was applied, so far.
+fn codes_applied(f: &Faulty) -> u64 {
+    f.proxy
+        .stats()
+        .applied_on
+        .iter()
+        .filter(|(table, _)| table.ends_with("codes"))
+        .map(|(_, n)| n)
+        .sum()
+}
+
 fn report(name: &str, f: &Faulty, stats: &Stats) {
     eprintln!(
         "{name}: {} DynamoDB requests, {} faults injected {:?}, 503s answered {:?}",
@@ -272,9 +296,12 @@ async fn every_flow_keeps_its_rules_through_timeouts() {
 }
 
 /// A code whose redemption was applied by DynamoDB but whose answer was lost: the SDK's retry
-/// meets its own write. The client gets its tokens, once.
+/// meets the code's tombstone, which reads as a replay. A known limit (docs/RELIABILITY.md): the
+/// client is refused with `invalid_grant`, not a 5xx, nothing is issued, and the code stays used
+/// up; the user authorizes again. (Recognising the write as its own would need the code's record,
+/// which the tombstone replaced, so one more read per redemption, past the store-call budget.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_redemption_applied_but_unanswered_still_yields_one_grant() {
+async fn a_redemption_applied_but_unanswered_is_refused_and_issues_nothing() {
     let mut f = faulty().await;
     let client = f.h.public_client().await;
     let code = f.h.code_for(&client).await;
@@ -283,9 +310,13 @@ async fn a_redemption_applied_but_unanswered_still_yields_one_grant() {
         .set_plan(Plan::targeted(Fault::ResetAfterApply, "UpdateItem", "codes", 1));
     let r = answered!(f, "code redemption", f.h.redeem(&client, &code).await);
     assert!(f.proxy.targeted_done(), "the fault did not strike");
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let rt = r.json()["refresh_token"].as_str().unwrap().to_owned();
-    assert_eq!(f.h.refresh(&client, &rt).await.status, StatusCode::OK);
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    assert_eq!(r.json()["error"], "invalid_grant");
+    let grant = mcp_oauth::tokens::grants::reference(&mcp_oauth::tokens::codes::grant_id_for(&code));
+    assert!(
+        f.direct.get(Table::Grants, &grant).await.unwrap().is_none(),
+        "a grant was issued"
+    );
     assert_eq!(f.h.redeem(&client, &code).await.status, StatusCode::BAD_REQUEST);
 }
 

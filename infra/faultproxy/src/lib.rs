@@ -110,6 +110,8 @@ pub struct Stats {
     pub injected: BTreeMap<Fault, u64>,
     /// Injected faults per operation, e.g. `"UpdateItem"`.
     pub by_operation: BTreeMap<String, u64>,
+    /// Faults that struck after the emulator applied the request, per table name.
+    pub applied_on: BTreeMap<String, u64>,
 }
 
 impl Stats {
@@ -154,9 +156,16 @@ impl State {
         }
         match chosen {
             Some(f) => {
+                let table = body.split("\"TableName\":\"").nth(1).and_then(|t| t.split('"').next());
                 if std::env::var_os("FAULTPROXY_LOG").is_some() {
-                    let table = body.split("\"TableName\":\"").nth(1).and_then(|t| t.split('"').next());
                     eprintln!("faultproxy: {f:?} on {operation} {}", table.unwrap_or("-"));
+                }
+                if f.applied() {
+                    *self
+                        .stats
+                        .applied_on
+                        .entry(table.unwrap_or("-").to_owned())
+                        .or_default() += 1;
                 }
                 *self.stats.injected.entry(f).or_default() += 1;
                 *self.stats.by_operation.entry(operation.to_owned()).or_default() += 1;

@@ -1,7 +1,7 @@
 //! Authorization codes: opaque, 256-bit, stored only as a SHA-256 hash, single-use, short-lived,
 //! and bound to the client, `redirect_uri` and PKCE challenge through the item's guard.
 //!
-//! Redemption is a read and one conditional update whose condition is that binding: a request that fails the
+//! Redemption is one conditional update whose condition is that binding: a request that fails the
 //! `redirect_uri` or PKCE check leaves the code in place, so whoever intercepts a code cannot burn
 //! it with a bad guess. A redeemed code is not deleted but retired: its record becomes a
 //! tombstone that keeps the binding and the expiry (see `Store::retire`), in the same one store
@@ -71,18 +71,12 @@ pub enum Redeemed {
     Mismatch,
 }
 
-/// The body a redeemed code's record is left with. `by` names the redemption call that left it.
-fn tombstone(by: &str) -> serde_json::Value {
-    serde_json::json!({ "redeemed": true, "by": by })
+/// The body a redeemed code's record is left with.
+fn tombstone() -> serde_json::Value {
+    serde_json::json!({ "redeemed": true })
 }
 
-fn is_tombstone(body: &serde_json::Value) -> bool {
-    body.get("redeemed") == Some(&serde_json::Value::Bool(true))
-}
-
-/// Redeems `code` if its binding matches, leaving its tombstone. Two store calls: the record is
-/// read first, so that a retirement applied by the store whose answer was lost (the SDK's retry
-/// then meets its own tombstone) still yields the record, instead of passing for a replay.
+/// Redeems `code` if its binding matches, leaving its tombstone. One store call.
 pub async fn redeem(
     store: &Store,
     code: &str,
@@ -91,27 +85,16 @@ pub async fn redeem(
     code_challenge: &str,
 ) -> StoreResult<Redeemed> {
     let key = sha256_b64(code.as_bytes());
-    let before = store
-        .get(Table::Codes, &key)
-        .await?
-        .filter(|item| !is_tombstone(&item.body));
-    // Names this call's tombstone; only this call knows it, so it proves the write was ours.
-    let by = random_token();
     let outcome = store
         .retire(
             Table::Codes,
             &key,
             &guard(client_id, redirect_uri, code_challenge),
-            tombstone(&by),
+            tombstone(),
         )
         .await?;
     Ok(match outcome {
-        Consumed::Taken(item) if item.body == tombstone(&by) => match before {
-            Some(record) => Redeemed::Valid(typed::body(&record)?),
-            // Cannot happen (a live code was read before): judge it a replay, the safe side.
-            None => Redeemed::Replayed,
-        },
-        Consumed::Taken(item) if is_tombstone(&item.body) => Redeemed::Replayed,
+        Consumed::Taken(item) if item.body == tombstone() => Redeemed::Replayed,
         Consumed::Taken(item) => Redeemed::Valid(typed::body(&item)?),
         Consumed::Absent => Redeemed::Unknown,
         Consumed::GuardMismatch => Redeemed::Mismatch,
