@@ -8,7 +8,9 @@
 #   2. fmt       cargo fmt --all -- --check
 #   3. clippy    cargo clippy --workspace --all-targets -- -D warnings, then the Lambda functions
 #                alone (their own feature set: no redb, no SES but where it mails, no test support)
-#   4. test      cargo test --workspace, with moto (DynamoDB emulator) on loopback
+#   4. test      cargo test --workspace, with moto (DynamoDB emulator) on loopback; this includes
+#                the bounded fuzz targets (shared/tests/fuzz.rs; longer: infra/scripts/fuzz.sh) and
+#                the DynamoDB fault-injection tests (shared/tests/faults.rs, infra/faultproxy)
 #   5. e2e       end-to-end tests (infra/e2e/tests/*.test.mjs, node --test): the dev server
 #                binary in headless Chromium (playwright-core); UPDATE_SCREENSHOTS=1 refreshes
 #                the README's screenshots in docs/ (else they go to target/e2e/)

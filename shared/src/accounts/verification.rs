@@ -234,8 +234,8 @@ pub async fn resend(store: &Store, mailer: &dyn Mailer, cookie: &str, site: &Sit
     Ok(())
 }
 
-/// Checks a typed code. On success the ticket is used up, the account marked verified, and its
-/// user id returned.
+/// Checks a typed code. On success the account is marked verified and its user id returned; the
+/// caller uses the ticket up with [`finish`] once the browser is signed in.
 pub async fn check(store: &Store, cookie: &str, code: &str) -> Result<String, VerifyError> {
     let key = ticket_key(cookie);
     let item = store.get(Table::Tickets, &key).await?.ok_or(VerifyError::Expired)?;
@@ -255,12 +255,19 @@ pub async fn check(store: &Store, cookie: &str, code: &str) -> Result<String, Ve
         tracing::info!(event = "verification_code_wrong", account = %account_tag(&ticket.email), attempts);
         return Err(VerifyError::Wrong);
     };
-    // Single use: of two submissions of the right code, one consumes the ticket.
-    if !matches!(store.consume(Table::Tickets, &key, None).await?, Consumed::Taken(_)) {
-        return Err(VerifyError::Expired);
-    }
     users::mark_verified(store, &user_id).await?;
     Ok(user_id)
+}
+
+/// Uses up the ticket of a verification that [`check`] accepted, once the browser is signed in.
+/// Not before: if the store fails between the check and the sign-in, the ticket is still there
+/// for the retry, where consuming it first would leave a verified account, no session and no
+/// code (docs/RELIABILITY.md). Returns whether the ticket was still there.
+pub async fn finish(store: &Store, cookie: &str) -> Result<bool, StoreError> {
+    Ok(matches!(
+        store.consume(Table::Tickets, &ticket_key(cookie), None).await?,
+        Consumed::Taken(_)
+    ))
 }
 
 #[cfg(test)]

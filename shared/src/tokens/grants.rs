@@ -137,7 +137,8 @@ pub struct NewGrant {
     pub resource: String,
 }
 
-/// Creates grant `id` and returns it with its first refresh token. One store call. Returns `None`
+/// Creates grant `id` and returns it with its first refresh token. One store call (two when the
+/// create is refused). Returns `None`
 /// if a grant with that id exists already (its code was redeemed before).
 pub async fn create(
     store: &Store,
@@ -165,7 +166,14 @@ pub async fn create(
         },
     };
     if !store.create(Table::Grants, to_item(id, &grant, lifetimes)?).await? {
-        return Ok(None);
+        // The write may have been ours: applied, its answer lost, and the SDK's retry refused by
+        // the existing item. Only this call knows the new token, so a stored chain starting with
+        // its hash proves it; anything else is a grant the code produced before.
+        let ours = match store.get(Table::Grants, &reference(id)).await? {
+            Some(item) => ct_eq(&typed::body::<Grant>(&item)?.refresh.current, &grant.refresh.current),
+            None => false,
+        };
+        return Ok(ours.then_some((grant, token)));
     }
     Ok(Some((grant, token)))
 }

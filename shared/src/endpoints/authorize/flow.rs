@@ -185,7 +185,18 @@ async fn authorize_post(
             email::sign_up(&mut ctx, &client, &email, &password, ip).await
         }
         Action::VerifyEmail => match email::verify(&mut ctx, &client).await {
-            Ok(email::Verified::User(user_id)) => signed_in(&mut ctx, &client, &req, &user_id).await,
+            Ok(email::Verified::User(user_id)) => {
+                let res = signed_in(&mut ctx, &client, &req, &user_id).await;
+                // The ticket is used up only now, so a failed sign-in can be retried with the
+                // same code (docs/RELIABILITY.md).
+                match (res, crate::accounts::verification::cookie_value(&ctx.headers)) {
+                    (Ok(res), Some(cookie)) => crate::accounts::verification::finish(&ctx.state.store, &cookie)
+                        .await
+                        .map(|_| res)
+                        .map_err(ApiError::from),
+                    (res, _) => res,
+                }
+            }
             Ok(email::Verified::Page(res)) => Ok(res),
             Err(e) => Err(e),
         },
