@@ -1,5 +1,9 @@
 //! What every handler shares ([`AppState`]), how it is built from configuration, and the two hosts
 //! that serve a function's router: Lambda ([`run_lambda`]) and a local listener (the dev server).
+//!
+//! The state carries the deployment's catalog (`mcp::catalog`), which every function's `main`
+//! passes in: the MCP router serves it, and the scope list of discovery, consent and the token
+//! endpoint is derived from it (docs/ARCHITECTURE.md, "Tools and the catalog").
 
 use std::sync::Arc;
 
@@ -8,6 +12,8 @@ use crate::config::{Config, MailConfig, StoreConfig};
 use crate::keys::{KeyRing, Wrapping};
 use crate::kms::Kms;
 use crate::mail::{Disabled, Outbox, Ses, SharedMailer};
+use crate::mcp::catalog::Catalog;
+use crate::scopes::Scopes;
 use crate::store::dynamo::DynamoStore;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::{Store, StoreError};
@@ -21,6 +27,8 @@ pub struct AppState {
     pub mailer: SharedMailer,
     /// What this instance remembers of grant liveness (see `mcp::revocation`).
     pub liveness: Arc<crate::mcp::revocation::Liveness>,
+    /// The tools, resources and prompts this deployment serves, and the scopes they declare.
+    pub catalog: Arc<Catalog>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +37,9 @@ pub enum StartError {
     Config(#[from] crate::config::ConfigError),
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
+    /// A setting that does not fit the catalog, or one a Lambda refuses.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl AppState {
@@ -60,7 +71,27 @@ impl AppState {
             keys,
             mailer,
             liveness,
+            catalog: Arc::new(Catalog::new()),
         }
+    }
+
+    /// The state serving `catalog` (the state starts with an empty one).
+    pub fn with_catalog(mut self, catalog: Catalog) -> Self {
+        self.catalog = Arc::new(catalog);
+        self
+    }
+
+    /// The resource's scopes, as the catalog declares them.
+    pub fn scopes(&self) -> &Scopes {
+        self.catalog.scopes()
+    }
+
+    /// Checks what configuration says against the catalog: `MACHINE_SCOPES_ALLOWED` may name only
+    /// the user-only scopes some tool declares.
+    pub fn check(&self) -> Result<(), StartError> {
+        self.scopes()
+            .check_machine_allowed(&self.config.machine_scopes_allowed)
+            .map_err(StartError::Refused)
     }
 
     /// Opens the configured backend. For DynamoDB nothing is called yet: the SDK connects lazily,
@@ -109,10 +140,23 @@ pub fn function(routes: fn(AppState) -> axum::Router, state: AppState) -> axum::
     crate::http::with_fallbacks(routes(state))
 }
 
-/// The whole `main` of a Lambda function: configuration, logging, store, then serve `routes`.
-pub async fn run_lambda(routes: fn(AppState) -> axum::Router) -> Result<(), lambda_http::Error> {
+/// The whole `main` of a Lambda function: configuration, logging, store, then serve `routes` with
+/// the deployment's `catalog`.
+pub async fn run_lambda(routes: fn(AppState) -> axum::Router, catalog: Catalog) -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     init_tracing(config.json_logs);
-    let state = AppState::from_config(config, Clock::system()).await?;
+    // The conformance fixtures live in the dev server's own crate; a Lambda cannot serve them, so
+    // the switch that asks for them is a mistake to refuse, not to ignore.
+    if config.conformance_fixtures {
+        return Err(StartError::Refused(
+            "MCP_CONFORMANCE_FIXTURES is for the dev server (infra/devserver); a Lambda never serves the fixtures"
+                .into(),
+        )
+        .into());
+    }
+    let state = AppState::from_config(config, Clock::system())
+        .await?
+        .with_catalog(catalog);
+    state.check()?;
     lambda_http::run(function(routes, state)).await
 }

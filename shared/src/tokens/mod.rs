@@ -8,3 +8,4 @@ pub mod access;
 pub mod codes;
 pub mod grants;
 pub mod pkce;
+pub mod principal;
