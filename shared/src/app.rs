@@ -140,23 +140,44 @@ pub fn function(routes: fn(AppState) -> axum::Router, state: AppState) -> axum::
     crate::http::with_fallbacks(routes(state))
 }
 
+/// Settings only the dev server honours. The conformance fixtures live in the dev server's own
+/// crate; a Lambda cannot serve them, so the switch that asks for them is a mistake to refuse, not
+/// to ignore.
+pub fn refuse_dev_switches(config: &Config) -> Result<(), StartError> {
+    if config.conformance_fixtures {
+        return Err(StartError::Refused(
+            "MCP_CONFORMANCE_FIXTURES is for the dev server (infra/devserver); a Lambda never serves the fixtures".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The whole `main` of a Lambda function: configuration, logging, store, then serve `routes` with
 /// the deployment's `catalog`.
 pub async fn run_lambda(routes: fn(AppState) -> axum::Router, catalog: Catalog) -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     init_tracing(config.json_logs);
-    // The conformance fixtures live in the dev server's own crate; a Lambda cannot serve them, so
-    // the switch that asks for them is a mistake to refuse, not to ignore.
-    if config.conformance_fixtures {
-        return Err(StartError::Refused(
-            "MCP_CONFORMANCE_FIXTURES is for the dev server (infra/devserver); a Lambda never serves the fixtures"
-                .into(),
-        )
-        .into());
-    }
+    refuse_dev_switches(&config)?;
     let state = AppState::from_config(config, Clock::system())
         .await?
         .with_catalog(catalog);
     state.check()?;
     lambda_http::run(function(routes, state)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).expect("config")
+    }
+
+    #[test]
+    fn a_lambda_refuses_the_conformance_fixtures_switch() {
+        assert!(refuse_dev_switches(&config(&[])).is_ok());
+        let refused = refuse_dev_switches(&config(&[("MCP_CONFORMANCE_FIXTURES", "1")])).unwrap_err();
+        assert!(refused.to_string().contains("MCP_CONFORMANCE_FIXTURES"), "{refused}");
+    }
 }
