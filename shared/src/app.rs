@@ -146,7 +146,8 @@ pub fn function(routes: fn(AppState) -> axum::Router, state: AppState) -> axum::
 pub fn refuse_dev_switches(config: &Config) -> Result<(), StartError> {
     if config.conformance_fixtures {
         return Err(StartError::Refused(
-            "MCP_CONFORMANCE_FIXTURES is for the dev server (infra/devserver); a Lambda never serves the fixtures".into(),
+            "MCP_CONFORMANCE_FIXTURES is for the dev server (infra/devserver); a Lambda never serves the fixtures"
+                .into(),
         ));
     }
     Ok(())

@@ -55,10 +55,13 @@ impl Tool for Forecast {
             return Err(ToolError::Failed("name a city".into()));
         }
         cx.notify.progress(0.0, Some(1.0), None);
-        cx.notify.log(LogLevel::Info, "forecast", json!(format!("forecasting {city}")));
+        cx.notify
+            .log(LogLevel::Info, "forecast", json!(format!("forecasting {city}")));
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         cx.notify.progress(1.0, Some(1.0), None);
-        Ok(ToolOutput::json(json!({"city": city, "high": 21, "unit": self.unit, "call": n})))
+        Ok(ToolOutput::json(
+            json!({"city": city, "high": 21, "unit": self.unit, "call": n}),
+        ))
     }
 }
 
@@ -87,7 +90,12 @@ fn tool_names(reply: &Reply) -> Vec<String> {
 
 /// The JSON-RPC messages of an SSE reply, in order.
 fn events(reply: &Reply) -> Vec<Value> {
-    assert_eq!(reply.header("content-type"), Some("text/event-stream"), "{}", reply.text());
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/event-stream"),
+        "{}",
+        reply.text()
+    );
     reply
         .text()
         .lines()
@@ -101,14 +109,26 @@ async fn a_new_tools_scope_is_listed_in_both_metadata_documents() {
     let (store, _, _dir) = embedded();
     let h = harness(store, Arc::default());
     let prm = h.call(get("/.well-known/oauth-protected-resource/mcp")).await.json();
-    assert!(strings(&prm["scopes_supported"]).contains(&"forecast:read".to_owned()), "{prm}");
+    assert!(
+        strings(&prm["scopes_supported"]).contains(&"forecast:read".to_owned()),
+        "{prm}"
+    );
     let asm = h.call(get("/.well-known/oauth-authorization-server")).await.json();
-    assert!(strings(&asm["scopes_supported"]).contains(&"forecast:read".to_owned()), "{asm}");
+    assert!(
+        strings(&asm["scopes_supported"]).contains(&"forecast:read".to_owned()),
+        "{asm}"
+    );
     // The deployment's own catalog, without the tool, does not know the scope.
     let (plain_store, _, _dir2) = embedded();
     let plain = Harness::new(plain_store);
-    let prm = plain.call(get("/.well-known/oauth-protected-resource/mcp")).await.json();
-    assert!(!strings(&prm["scopes_supported"]).contains(&"forecast:read".to_owned()), "{prm}");
+    let prm = plain
+        .call(get("/.well-known/oauth-protected-resource/mcp"))
+        .await
+        .json();
+    assert!(
+        !strings(&prm["scopes_supported"]).contains(&"forecast:read".to_owned()),
+        "{prm}"
+    );
 }
 
 #[tokio::test]
@@ -123,7 +143,11 @@ async fn the_consent_screen_describes_a_new_tools_scope_in_its_own_words() {
     let signup = browser.submit(&login, "show_signup", &[]).await;
     let email = "forecaster@example.com";
     let verify = browser
-        .submit(&signup, "signup", &[("email", email), ("password", common::oauth::PASSWORD)])
+        .submit(
+            &signup,
+            "signup",
+            &[("email", email), ("password", common::oauth::PASSWORD)],
+        )
         .await;
     let consent = h.enter_code(&mut browser, &verify, email).await;
     assert_eq!(consent.status, StatusCode::OK, "{}", consent.text());
@@ -170,7 +194,10 @@ async fn a_tool_keeps_its_state_and_its_log_and_progress_reach_the_client_over_h
     let h = harness(store, calls.clone());
     let s = Session::new(h, "mcp:tools:read mcp:tools:execute forecast:read").await;
     let init = s
-        .legacy("initialize", json!({"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}))
+        .legacy(
+            "initialize",
+            json!({"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
+        )
         .await
         .json();
     assert_eq!(init["result"]["capabilities"]["logging"], json!({}), "{init}");
@@ -180,13 +207,21 @@ async fn a_tool_keeps_its_state_and_its_log_and_progress_reach_the_client_over_h
         let methods: Vec<&str> = all.iter().map(|m| m["method"].as_str().unwrap_or("")).collect();
         assert_eq!(
             methods,
-            ["notifications/progress", "notifications/message", "notifications/progress", ""],
+            [
+                "notifications/progress",
+                "notifications/message",
+                "notifications/progress",
+                ""
+            ],
             "{all:?}"
         );
         assert_eq!(all[1]["params"]["data"], "forecasting Oslo");
         assert_eq!(all[2]["params"]["progressToken"], "f");
         let result = &all[3]["result"]["structuredContent"];
-        assert_eq!((result["unit"].clone(), result["call"].clone()), (json!("celsius"), json!(n)));
+        assert_eq!(
+            (result["unit"].clone(), result["call"].clone()),
+            (json!("celsius"), json!(n))
+        );
     }
     assert_eq!(calls.load(Ordering::SeqCst), 2, "one tool value served both calls");
 }
@@ -196,7 +231,10 @@ async fn without_a_tool_that_logs_the_server_declares_no_logging() {
     let (store, _, _dir) = embedded();
     let s = Session::new(Harness::new(store), ALL_SCOPES).await;
     let init = s
-        .legacy("initialize", json!({"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}))
+        .legacy(
+            "initialize",
+            json!({"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
+        )
         .await
         .json();
     assert!(init["result"]["capabilities"].get("logging").is_none(), "{init}");
