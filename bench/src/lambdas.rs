@@ -72,7 +72,10 @@ impl Instance {
     pub fn start(name: &'static str, routes: Routes, config: &Config, backend: &Arc<dyn Backend>) -> Self {
         let (counting, log) = Counting::new(backend.clone());
         let store = Store::new(counting);
-        let router = mcp_oauth::app::function(routes, AppState::new(config.clone(), store.clone()));
+        let router = mcp_oauth::app::function(
+            routes,
+            AppState::new(config.clone(), store.clone()).with_catalog(catalog::catalog()),
+        );
         Instance {
             name,
             router,

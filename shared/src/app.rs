@@ -1,5 +1,9 @@
 //! What every handler shares ([`AppState`]), how it is built from configuration, and the two hosts
 //! that serve a function's router: Lambda ([`run_lambda`]) and a local listener (the dev server).
+//!
+//! The state carries the deployment's catalog (`mcp::catalog`), which every function's `main`
+//! passes in: the MCP router serves it, and the scope list of discovery, consent and the token
+//! endpoint is derived from it (docs/ARCHITECTURE.md, "Tools and the catalog").
 
 use std::sync::Arc;
 
@@ -10,6 +14,8 @@ use crate::kms::Kms;
 #[cfg(feature = "ses")]
 use crate::mail::Ses;
 use crate::mail::{Disabled, Outbox, SharedMailer};
+use crate::mcp::catalog::Catalog;
+use crate::scopes::Scopes;
 use crate::store::dynamo::DynamoStore;
 #[cfg(feature = "embedded")]
 use crate::store::embedded::EmbeddedStore;
@@ -25,6 +31,8 @@ pub struct AppState {
     pub mailer: SharedMailer,
     /// What this instance remembers of grant liveness (see `mcp::revocation`).
     pub liveness: Arc<crate::mcp::revocation::Liveness>,
+    /// The tools, resources and prompts this deployment serves, and the scopes they declare.
+    pub catalog: Arc<Catalog>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +45,9 @@ pub enum StartError {
     NoEmbeddedStore,
     #[error("MAIL=ses: this function is built without SES (only the functions that send mail have it)")]
     NoSes,
+    /// A setting that does not fit the catalog, or one a Lambda refuses.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl AppState {
@@ -68,7 +79,27 @@ impl AppState {
             keys,
             mailer,
             liveness,
+            catalog: Arc::new(Catalog::new()),
         }
+    }
+
+    /// The state serving `catalog` (the state starts with an empty one).
+    pub fn with_catalog(mut self, catalog: Catalog) -> Self {
+        self.catalog = Arc::new(catalog);
+        self
+    }
+
+    /// The resource's scopes, as the catalog declares them.
+    pub fn scopes(&self) -> &Scopes {
+        self.catalog.scopes()
+    }
+
+    /// Checks what configuration says against the catalog: `MACHINE_SCOPES_ALLOWED` may name only
+    /// the user-only scopes some tool declares.
+    pub fn check(&self) -> Result<(), StartError> {
+        self.scopes()
+            .check_machine_allowed(&self.config.machine_scopes_allowed)
+            .map_err(StartError::Refused)
     }
 
     /// Opens the configured backend. For DynamoDB nothing is called yet: the SDK connects lazily,
@@ -140,11 +171,29 @@ pub fn function(routes: fn(AppState) -> axum::Router, state: AppState) -> axum::
     crate::http::with_fallbacks(routes(state))
 }
 
-/// The whole `main` of a Lambda function: configuration, logging, store, then serve `routes`.
-pub async fn run_lambda(routes: fn(AppState) -> axum::Router) -> Result<(), lambda_http::Error> {
+/// Settings only the dev server honours. The conformance fixtures live in the dev server's own
+/// crate; a Lambda cannot serve them, so the switch that asks for them is a mistake to refuse, not
+/// to ignore.
+pub fn refuse_dev_switches(config: &Config) -> Result<(), StartError> {
+    if config.conformance_fixtures {
+        return Err(StartError::Refused(
+            "MCP_CONFORMANCE_FIXTURES is for the dev server (infra/devserver); a Lambda never serves the fixtures"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The whole `main` of a Lambda function: configuration, logging, store, then serve `routes` with
+/// the deployment's `catalog`.
+pub async fn run_lambda(routes: fn(AppState) -> axum::Router, catalog: Catalog) -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     init_tracing(config.json_logs);
-    let state = AppState::from_config(config, Clock::system()).await?;
+    refuse_dev_switches(&config)?;
+    let state = AppState::from_config(config, Clock::system())
+        .await?
+        .with_catalog(catalog);
+    state.check()?;
     lambda_http::run(function(routes, state)).await
 }
 
@@ -170,5 +219,22 @@ impl axum::extract::FromRequestParts<AppState> for Urls {
                 tracing::error!("PUBLIC_URL is unset and the request carries no API Gateway domain name");
                 crate::http::ApiError::unavailable("the server's public URL is not configured")
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).expect("config")
+    }
+
+    #[test]
+    fn a_lambda_refuses_the_conformance_fixtures_switch() {
+        assert!(refuse_dev_switches(&config(&[])).is_ok());
+        let refused = refuse_dev_switches(&config(&[("MCP_CONFORMANCE_FIXTURES", "1")])).unwrap_err();
+        assert!(refused.to_string().contains("MCP_CONFORMANCE_FIXTURES"), "{refused}");
     }
 }

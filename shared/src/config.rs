@@ -47,7 +47,8 @@ pub struct Config {
     /// Upstream sign-in providers shown on the login page (see `crate::upstream::config`).
     pub providers: Vec<crate::upstream::ProviderConfig>,
     /// Serve the MCP conformance suite's fixture tools, resources and prompts as well
-    /// (`crate::mcp::fixtures`); off unless `MCP_CONFORMANCE_FIXTURES` says so.
+    /// (the dev server's `conformance-fixtures` crate); off unless `MCP_CONFORMANCE_FIXTURES` says so.
+    /// A Lambda refuses to start with it on (`app::run_lambda`).
     pub conformance_fixtures: bool,
     /// Accept client metadata documents served over http from loopback (local development).
     pub cimd_allow_loopback: bool,
@@ -61,7 +62,7 @@ pub struct Config {
     /// The KMS key that wraps signing keys at rest (`SIGNING_KEY_KMS_ID`, `KMS_ENDPOINT`; see
     /// `crate::kms`). `None`: keys stay as PEM in the store, refused in Lambda on DynamoDB.
     pub signing_key_kms: Option<KmsConfig>,
-    /// User-only scopes (`crate::scopes::USER_ONLY`) that `client_credentials` tokens may carry
+    /// User-only scopes (`scopes::ScopeInfo::user_only`, declared by the catalog's tools) that `client_credentials` tokens may carry
     /// all the same (`MACHINE_SCOPES_ALLOWED`, space-separated; none by default).
     pub machine_scopes_allowed: Vec<String>,
     /// Client ids that may call the introspection endpoint (`INTROSPECTION_CLIENTS`,
@@ -250,16 +251,7 @@ impl Config {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect();
-        if let Some(bad) = machine_scopes_allowed
-            .iter()
-            .find(|s| !crate::scopes::USER_ONLY.contains(&s.as_str()))
-        {
-            return Err(err(
-                "MACHINE_SCOPES_ALLOWED",
-                "user-only scopes (profile:read); the others are open to machine clients already",
-                bad,
-            ));
-        }
+        // Which scopes are user-only is the catalog's to say: `AppState::check` refuses the others.
 
         let introspection_clients: Vec<String> = get("INTROSPECTION_CLIENTS")
             .unwrap_or_default()

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
+use catalog::notes::Note;
 use mcp_oauth::accounts::admin::{self, AdminError, GrantFilter};
 use mcp_oauth::accounts::{invites, sessions, users};
 use mcp_oauth::clients::{AuthMethod, Client};
 use mcp_oauth::clock::Clock;
 use mcp_oauth::config::Config;
-use mcp_oauth::mcp::tools::notes::Note;
 use mcp_oauth::store::embedded::EmbeddedStore;
 use mcp_oauth::store::{Backend, Consumed, Item, Store, StoreError, StoreResult, Table, typed};
 use mcp_oauth::tokens::grants::{self, NewGrant};

@@ -416,13 +416,12 @@ on_both_backends!(
 mod expiry {
     use super::common::{self, Reply, config_with, post_json, send};
     use http::StatusCode;
-    use mcp_oauth::app::AppState;
     use mcp_oauth::clients;
     use mcp_oauth::store::{Store, Table};
     use serde_json::json;
 
     async fn register(store: &Store) -> clients::Client {
-        let router = mcp_oauth::endpoints::register::routes(AppState::new(config_with(&[]), store.clone()));
+        let router = mcp_oauth::endpoints::register::routes(common::new_state(config_with(&[]), store.clone()));
         let body = json!({"redirect_uris": ["https://app.example.com/callback"]});
         let r: Reply = send(&router, post_json("/api/oauth/register", &body)).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::body::Body;
 use common::{Reply, config_with, get, send};
 use http::{Request, StatusCode};
-use mcp_oauth::app::{AppState, function};
+use mcp_oauth::app::function;
 use mcp_oauth::clock::Clock;
 use mcp_oauth::endpoints::discovery;
 use mcp_oauth::scopes;
@@ -28,7 +28,7 @@ const ALL: [&str; 5] = [PRM, PRM_MCP, AS_METADATA, OPENID, JWKS];
 /// The discovery function as its Lambda serves it (with fallbacks), on a fresh embedded store.
 fn discovery_with(vars: &[(&str, &str)]) -> (Router, tempfile::TempDir) {
     let (store, _clock, dir) = common::embedded();
-    let state = AppState::new(config_with(vars), store);
+    let state = common::new_state(config_with(vars), store);
     (function(discovery::routes, state), dir)
 }
 
@@ -66,8 +66,12 @@ async fn protected_resource_metadata_names_the_mcp_url_and_its_issuer() {
 async fn protected_resource_metadata_lists_the_resource_scopes_without_offline_access() {
     let doc = fetch(&[], PRM_MCP).await.json();
     let listed = strings(&doc["scopes_supported"]);
-    assert_eq!(listed, scopes::resource_scopes());
-    for scope in [scopes::TOOLS_READ, scopes::TOOLS_EXECUTE, scopes::PROFILE_READ] {
+    assert_eq!(listed, catalog::catalog().scopes().resource_scopes());
+    for scope in [
+        scopes::TOOLS_READ,
+        scopes::TOOLS_EXECUTE,
+        catalog::whoami::PROFILE_READ.name,
+    ] {
         assert!(listed.contains(&scope), "{scope} missing from {listed:?}");
     }
     assert!(
@@ -144,7 +148,7 @@ async fn authorization_server_metadata_lists_offline_access() {
     let doc = fetch(&[], AS_METADATA).await.json();
     let listed = strings(&doc["scopes_supported"]);
     assert!(listed.contains(&scopes::OFFLINE_ACCESS), "{listed:?}");
-    for scope in scopes::resource_scopes() {
+    for scope in catalog::catalog().scopes().resource_scopes() {
         assert!(listed.contains(&scope), "{scope} missing from {listed:?}");
     }
 }
@@ -208,7 +212,7 @@ async fn cors_preflight_for_get_is_allowed_from_any_origin() {
 #[tokio::test]
 async fn jwks_publishes_one_es256_public_key_and_no_private_part() {
     let (store, _clock, _dir) = common::embedded();
-    let state = AppState::new(config_with(&[]), store);
+    let state = common::new_state(config_with(&[]), store);
     // Keys are created by the token function's signer, never by publishing.
     state.keys.signer().await.expect("signer");
     let doc = send(&function(discovery::routes, state), get(JWKS)).await.json();
@@ -228,7 +232,7 @@ async fn jwks_publishes_one_es256_public_key_and_no_private_part() {
 #[tokio::test]
 async fn jwks_before_the_first_key_is_an_empty_set_and_creates_none() {
     let (store, _clock, _dir) = common::embedded();
-    let app = function(discovery::routes, AppState::new(config_with(&[]), store.clone()));
+    let app = function(discovery::routes, common::new_state(config_with(&[]), store.clone()));
     let r = send(&app, get(JWKS)).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json(), json!({"keys": []}));
@@ -267,7 +271,7 @@ async fn host_header_never_sets_the_issuer() {
     let (store, _clock, _dir) = common::embedded();
     let mut config = config_with(&[]);
     config.public_url = None;
-    let app = function(discovery::routes, AppState::new(config, store));
+    let app = function(discovery::routes, common::new_state(config, store));
     for path in [PRM, AS_METADATA] {
         let req = Request::get(path)
             .header("host", "evil.example")
@@ -291,7 +295,7 @@ fn closed_port_endpoint() -> String {
 #[tokio::test]
 async fn unreachable_store_answers_503_json_not_a_panic() {
     let store = Store::new(DynamoStore::connect(Some(&closed_port_endpoint()), "t-", Clock::system()).await);
-    let app = function(discovery::routes, AppState::new(config_with(&[]), store));
+    let app = function(discovery::routes, common::new_state(config_with(&[]), store));
     let started = Instant::now();
     let r = send(&app, get(JWKS)).await;
     let took = started.elapsed();

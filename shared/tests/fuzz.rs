@@ -836,6 +836,8 @@ fn fuzz_client_assertions() {
 #[test]
 fn fuzz_pure_parsers() {
     use mcp_oauth::clients::{assertion, document, redirect_uri};
+    let catalog = catalog::catalog();
+    let scopes = catalog.scopes();
     fuzz(
         "pure parsers",
         (
@@ -849,7 +851,7 @@ fn fuzz_pure_parsers() {
         ),
         |(bytes, s, u1, u2, any_json, metadata, token)| {
             let _ = mcp_oauth::form::Params::parse(&bytes);
-            let _ = mcp_oauth::scopes::parse(Some(&s));
+            let _ = scopes.parse(Some(&s));
             let _ = redirect_uri::check(&u1);
             let _ = redirect_uri::check_web_url(&u1);
             let _ = redirect_uri::matches(&u1, &u2);

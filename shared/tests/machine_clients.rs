@@ -190,8 +190,15 @@ async fn whoami_answers_with_the_client_when_the_operator_allows_profile_read_fo
 
 #[tokio::test]
 async fn machine_scopes_allowed_accepts_only_user_only_scopes() {
-    let bad = std::panic::catch_unwind(|| common::config_with(&[("MACHINE_SCOPES_ALLOWED", "mcp:tools:read")]));
-    assert!(bad.is_err(), "a scope machines have anyway is a configuration mistake");
+    // Which scopes are user-only is the catalog's to say, so the state checks it at start.
+    let (bad, _d) = harness(&[("MACHINE_SCOPES_ALLOWED", "mcp:tools:read")]);
+    let refused = bad
+        .state
+        .check()
+        .expect_err("a scope machines have anyway is a configuration mistake");
+    assert!(refused.to_string().contains("mcp:tools:read"), "{refused}");
+    let (good, _d) = harness(&[("MACHINE_SCOPES_ALLOWED", "profile:read")]);
+    assert!(good.state.check().is_ok());
 }
 
 #[tokio::test]

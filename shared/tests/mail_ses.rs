@@ -61,7 +61,7 @@ async fn verification_mail_goes_out_through_sesv2_on_moto() {
 
     let (store, _) = common::dynamo_backend().await;
     let config = common::config_with(&[("MAIL", "ses"), ("MAIL_FROM", &from), ("SES_ENDPOINT", &endpoint)]);
-    let state = AppState::with_mailer(config, store.clone(), Arc::new(ses));
+    let state = common::serving(AppState::with_mailer(config, store.clone(), Arc::new(ses)));
     let h = Harness {
         router: app(state.clone()),
         state,

@@ -11,8 +11,8 @@ use common::oauth::Harness;
 use common::{Reply, embedded};
 use http::StatusCode;
 use mcp_oauth::mcp::input::{STATE_TTL, Seal, StateError};
-use mcp_oauth::mcp::tools::Principal;
 use mcp_oauth::store::Store;
+use mcp_oauth::tokens::principal::Principal;
 use mcp_support::*;
 use serde_json::{Value, json};
 

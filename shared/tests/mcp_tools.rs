@@ -74,7 +74,7 @@ async fn notes_are_private_to_their_user(store: Store) {
 
 async fn too_long_note_is_a_tool_error(store: Store) {
     let s = Session::new(Harness::new(store), ALL_SCOPES).await;
-    let max = mcp_oauth::mcp::tools::notes::MAX_CHARS;
+    let max = catalog::notes::MAX_CHARS;
     let result = s.call_tool("notes_add", json!({"text": "é".repeat(max + 1)})).await;
     assert_eq!(result["isError"], true, "{result}");
     assert!(text(&result).contains(&max.to_string()), "{result}");
@@ -97,7 +97,7 @@ async fn unknown_note_id_is_a_tool_error(store: Store) {
 
 async fn notes_list_pages_with_next_cursor(store: Store) {
     let s = Session::new(Harness::new(store), ALL_SCOPES).await;
-    let page = mcp_oauth::mcp::tools::notes::PAGE;
+    let page = catalog::notes::PAGE;
     let total = 2 * page + 5;
     for i in 0..total {
         let added = s.call_tool("notes_add", json!({"text": format!("note {i}")})).await;

@@ -1021,8 +1021,8 @@ async fn a_batch_longer_than_max_batch_is_an_invalid_request_and_runs_nothing() 
 async fn a_batch_of_list_calls_over_full_notes_stays_within_max_response() {
     let (store, _, _dir) = embedded();
     let s = session(store).await;
-    let chars = mcp_oauth::mcp::tools::notes::MAX_CHARS;
-    for _ in 0..mcp_oauth::mcp::tools::notes::MAX_NOTES {
+    let chars = catalog::notes::MAX_CHARS;
+    for _ in 0..catalog::notes::MAX_NOTES {
         let added = s.call_tool("notes_add", json!({"text": "x".repeat(chars)})).await;
         assert_eq!(added["isError"], false, "{added}");
     }

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use common::{Reply, config_with, post_json, send};
 use http::{Request, StatusCode};
-use mcp_oauth::app::{AppState, function};
+use mcp_oauth::app::function;
 use mcp_oauth::clients;
 use mcp_oauth::clients::metadata;
 use mcp_oauth::crypto::sha256_b64;
@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 const PATH: &str = "/api/oauth/register";
 
 fn app(store: Store, vars: &[(&str, &str)]) -> Router {
-    function(register::routes, AppState::new(config_with(vars), store))
+    function(register::routes, common::new_state(config_with(vars), store))
 }
 
 /// The registration function on a fresh embedded store.
@@ -895,7 +895,7 @@ async fn browser_clients_from_any_origin_may_register() {
 #[tokio::test]
 async fn authorization_server_metadata_advertises_the_registration_endpoint() {
     let (store, _clock, _dir) = common::embedded();
-    let state = AppState::new(config_with(&[("PUBLIC_URL", "https://mcp.example.com")]), store);
+    let state = common::new_state(config_with(&[("PUBLIC_URL", "https://mcp.example.com")]), store);
     let router = function(mcp_oauth::endpoints::discovery::routes, state);
     let doc = send(&router, common::get("/.well-known/oauth-authorization-server"))
         .await

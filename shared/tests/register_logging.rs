@@ -6,7 +6,7 @@ mod common;
 
 use common::{config_with, post_json, send};
 use http::StatusCode;
-use mcp_oauth::app::{AppState, function};
+use mcp_oauth::app::function;
 use mcp_oauth::endpoints::register;
 use serde_json::{Value, json};
 
@@ -21,7 +21,7 @@ async fn registration_logs_a_client_registered_event_without_the_secret() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let (store, _clock, _dir) = common::embedded();
-    let router = function(register::routes, AppState::new(config_with(&[]), store));
+    let router = function(register::routes, common::new_state(config_with(&[]), store));
     let body = json!({
         "redirect_uris": ["https://app.example.com/cb"],
         "token_endpoint_auth_method": "client_secret_post",

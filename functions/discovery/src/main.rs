@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    mcp_oauth::app::run_lambda(mcp_oauth::endpoints::discovery::routes).await
+    mcp_oauth::app::run_lambda(mcp_oauth::endpoints::discovery::routes, catalog::catalog()).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    mcp_oauth::app::run_lambda(mcp_oauth::endpoints::revoke::routes).await
+    mcp_oauth::app::run_lambda(mcp_oauth::endpoints::revoke::routes, catalog::catalog()).await
 }

@@ -6,6 +6,7 @@ pub mod serve;
 use axum::Router;
 use mcp_oauth::app::AppState;
 use mcp_oauth::endpoints::discovery;
+use mcp_oauth::mcp::catalog::Catalog;
 
 /// A function's routes, built from the shared state.
 pub type Routes = fn(AppState) -> Router;
@@ -20,6 +21,18 @@ pub fn functions() -> Vec<(&'static str, Routes)> {
         ("RevokeFunction", mcp_oauth::endpoints::revoke::routes),
         ("McpFunction", mcp_oauth::mcp::transport::routes),
     ]
+}
+
+/// What the dev server serves: the deployment's catalog (`catalog::catalog()`, as every Lambda
+/// serves it), with the conformance fixtures after it when `fixtures` is on
+/// (`MCP_CONFORMANCE_FIXTURES`). Only this crate depends on the fixtures, so no Lambda has them.
+pub fn catalog(fixtures: bool) -> Catalog {
+    let deployment = catalog::catalog();
+    if fixtures {
+        conformance_fixtures::append(deployment)
+    } else {
+        deployment
+    }
 }
 
 /// All functions merged, with one set of fallbacks.

@@ -60,9 +60,12 @@ async fn run(app: fn(AppState) -> Router) -> Result<(), String> {
             format!("DynamoDB tables {prefix}* at {}", endpoint.as_deref().unwrap_or("AWS"))
         }
     };
+    let fixtures = config.conformance_fixtures;
     let state = AppState::from_config(config, Clock::system())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .with_catalog(crate::catalog(fixtures));
+    state.check().map_err(|e| e.to_string())?;
     let urls = Urls::new(state.config.public_url.as_ref().ok_or("PUBLIC_URL is required")?);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await

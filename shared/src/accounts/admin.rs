@@ -265,7 +265,7 @@ pub async fn delete_user_plan(store: &Store, user_id: &str) -> AdminResult<Remov
     })
 }
 
-/// The owner under which the notes tool keeps a user's notes (`mcp::tools::notes`).
+/// The owner under which the notes tool keeps a user's notes (the `catalog` crate's `notes`, through `mcp::data`).
 fn notes_owner(user_id: &str) -> String {
     format!("notes:{user_id}")
 }

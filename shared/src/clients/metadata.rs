@@ -1,7 +1,7 @@
 //! The client metadata of a registration request (RFC 7591 §2): what is required, what is
 //! defaulted, what is checked, and what is kept as sent.
 //!
-//! Known fields are checked and normalised (`scope` keeps only the scopes this server knows);
+//! Known fields are checked and normalised (`scope` keeps only the scopes this server knows: [`Registration::keep_known_scopes`]);
 //! unknown ones (such as the `application_type` that the Python MCP SDK sends) are kept as sent,
 //! within [`MAX_FIELDS`] fields, [`MAX_UNKNOWN_DEPTH`] levels of nesting (so that every stored
 //! record can be read back) and the request's size limit. A `null` counts as absent.
@@ -19,7 +19,7 @@ use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use crate::clients::redirect_uri;
 use crate::clients::{AuthMethod, assertion};
-use crate::scopes;
+use crate::scopes::Scopes;
 
 pub const MAX_REDIRECT_URIS: usize = 10;
 /// Most top-level fields a request may carry, known and unknown together.
@@ -210,22 +210,39 @@ fn redirect_uris(value: Option<Value>) -> Result<Vec<String>, MetadataError> {
     Ok(uris)
 }
 
-/// The requested scopes this server knows, or None when it knows none of them. Unknown scopes are
-/// dropped, not refused (RFC 7591 §3.2.1 lets the server replace requested values): Claude.ai
-/// registers with `scope: "claudeai"`, and refusing that would lock it out. A client asks for the
-/// scopes it needs at the authorization endpoint anyway.
+/// The requested scopes, each once, or None when there are none. Which of them this server knows
+/// is the catalog's to say ([`Registration::keep_known_scopes`]).
 fn scope(value: Value) -> Result<Option<String>, MetadataError> {
     let Value::String(s) = value else {
         return Err(Metadata("scope must be a string of space-separated scopes".into()));
     };
-    let known = scopes::server_scopes();
     let mut out: Vec<&str> = Vec::new();
-    for token in s.split(' ') {
-        if known.contains(&token) && !out.contains(&token) {
+    for token in s.split(' ').filter(|t| !t.is_empty()) {
+        if !out.contains(&token) {
             out.push(token);
         }
     }
     Ok((!out.is_empty()).then(|| out.join(" ")))
+}
+
+impl Registration {
+    /// Keeps of the registered `scope` only the scopes `known` (the catalog's) lists, dropping the
+    /// field when none is left. Unknown scopes are dropped, not refused (RFC 7591 §3.2.1 lets the
+    /// server replace requested values): Claude.ai registers with `scope: "claudeai"`, and
+    /// refusing that would lock it out. A client asks for the scopes it needs at the
+    /// authorization endpoint anyway.
+    pub fn keep_known_scopes(&mut self, known: &Scopes) {
+        let Some(requested) = self.metadata.get("scope").and_then(Value::as_str) else {
+            return;
+        };
+        let kept: Vec<&str> = requested.split(' ').filter(|s| known.is_known(s)).collect();
+        if kept.is_empty() {
+            self.metadata.remove("scope");
+        } else {
+            let kept = kept.join(" ");
+            self.metadata.insert("scope".into(), kept.into());
+        }
+    }
 }
 
 /// `jwks`, `jwks_uri` and `token_endpoint_auth_signing_alg`, checked: a `private_key_jwt` client

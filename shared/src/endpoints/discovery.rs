@@ -15,7 +15,7 @@ use tower_http::cors::{Any, CorsLayer};
 use crate::app::AppState;
 use crate::clients::assertion;
 use crate::http::ApiError;
-use crate::scopes;
+use crate::scopes::Scopes;
 use crate::urls::{self, Urls};
 
 /// How clients may authenticate at the token and revocation endpoints (`clients::auth`).
@@ -24,17 +24,17 @@ const AUTH_METHODS: &[&str] = &["none", "client_secret_basic", "client_secret_po
 /// Metadata changes only on deploy; JWKS on rotation, which keeps old keys published meanwhile.
 const CACHE: &str = "public, max-age=300";
 
-pub fn protected_resource_metadata(urls: &Urls, resource_name: &str) -> Value {
+pub fn protected_resource_metadata(urls: &Urls, resource_name: &str, scopes: &Scopes) -> Value {
     json!({
         "resource": urls.mcp(),
         "authorization_servers": [urls.issuer()],
-        "scopes_supported": scopes::resource_scopes(),
+        "scopes_supported": scopes.resource_scopes(),
         "bearer_methods_supported": ["header"],
         "resource_name": resource_name,
     })
 }
 
-pub fn authorization_server_metadata(urls: &Urls) -> Value {
+pub fn authorization_server_metadata(urls: &Urls, scopes: &Scopes) -> Value {
     json!({
         "issuer": urls.issuer(),
         "authorization_endpoint": urls.authorize(),
@@ -54,7 +54,7 @@ pub fn authorization_server_metadata(urls: &Urls) -> Value {
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": assertion::ALGORITHMS,
-        "scopes_supported": scopes::server_scopes(),
+        "scopes_supported": scopes.server_scopes(),
         "authorization_response_iss_parameter_supported": true,
         "client_id_metadata_document_supported": true,
     })
@@ -68,11 +68,15 @@ fn cached(body: Value) -> Response {
 }
 
 async fn prm(State(state): State<AppState>, urls: Urls) -> Response {
-    cached(protected_resource_metadata(&urls, &state.config.resource_name))
+    cached(protected_resource_metadata(
+        &urls,
+        &state.config.resource_name,
+        state.scopes(),
+    ))
 }
 
-async fn as_metadata(urls: Urls) -> Response {
-    cached(authorization_server_metadata(&urls))
+async fn as_metadata(State(state): State<AppState>, urls: Urls) -> Response {
+    cached(authorization_server_metadata(&urls, state.scopes()))
 }
 
 async fn jwks(State(state): State<AppState>) -> Result<Response, ApiError> {

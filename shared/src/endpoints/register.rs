@@ -231,7 +231,8 @@ fn created(client: &Client, secret: Option<String>) -> Response {
 
 async fn register(State(state): State<AppState>, request: Request) -> Result<Response, RegisterError> {
     let (parts, body) = request.into_parts();
-    let registration = metadata::parse(read_json(&parts.headers, body).await?)?;
+    let mut registration = metadata::parse(read_json(&parts.headers, body).await?)?;
+    registration.keep_known_scopes(state.scopes());
     check_rate(&state, client_ip(&parts)).await?;
     let (client, secret) = create_client(&state, registration).await?;
     tracing::info!(

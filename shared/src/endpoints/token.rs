@@ -9,7 +9,7 @@
 //! it. The token's subject is the client itself (`sub` = `client:<client_id>`, `machine: true`),
 //! with no grant behind it: no `gid`, no refresh token (RFC 6749 §4.4.3), so it is revoked only by
 //! expiring (`ACCESS_TOKEN_TTL`); deleting the client stops new ones. Its scope is at most what
-//! the client registered (`scope`), never a user-only scope (`scopes::USER_ONLY`) unless
+//! the client registered (`scope`), never a user-only scope (`scopes::ScopeInfo::user_only`) unless
 //! `MACHINE_SCOPES_ALLOWED` lists it; without `scope`, all of that.
 
 use axum::extract::State;
@@ -102,11 +102,11 @@ fn token_response(jwt: String, ttl: i64, scope: &[String], refresh_token: Option
 /// operator has not opened to machines.
 fn machine_scopes(state: &AppState, client: &Client) -> Vec<String> {
     let registered = client.registered_scope().unwrap_or_default();
-    let resource = scopes::resource_scopes();
+    let resource = state.scopes().resource_scopes();
     registered
         .split(' ')
         .filter(|s| resource.contains(s))
-        .filter(|s| !scopes::USER_ONLY.contains(s) || state.config.machine_scopes_allowed.iter().any(|a| a == s))
+        .filter(|s| !state.scopes().is_user_only(s) || state.config.machine_scopes_allowed.iter().any(|a| a == s))
         .map(str::to_owned)
         .collect()
 }
@@ -126,7 +126,10 @@ async fn client_credentials(state: &AppState, urls: &Urls, client: Client, p: &P
     let scope = match p.get("scope") {
         None => allowed,
         Some(s) => {
-            let requested = scopes::parse(Some(s)).map_err(|e| ApiError::bad_request(ErrorCode::InvalidScope, e))?;
+            let requested = state
+                .scopes()
+                .parse(Some(s))
+                .map_err(|e| ApiError::bad_request(ErrorCode::InvalidScope, e))?;
             if let Some(extra) = requested.iter().find(|r| !allowed.contains(r)) {
                 return Err(ApiError::bad_request(
                     ErrorCode::InvalidScope,
@@ -236,7 +239,12 @@ async fn refresh_token(state: &AppState, urls: &Urls, client: Client, p: &Params
     let token = p.require("refresh_token")?;
     resource::resolve(p.get("resource"), urls).map_err(|e| ApiError::bad_request(ErrorCode::InvalidTarget, e))?;
     let requested = match p.get("scope") {
-        Some(s) => Some(scopes::parse(Some(s)).map_err(|e| ApiError::bad_request(ErrorCode::InvalidScope, e))?),
+        Some(s) => Some(
+            state
+                .scopes()
+                .parse(Some(s))
+                .map_err(|e| ApiError::bad_request(ErrorCode::InvalidScope, e))?,
+        ),
         None => None,
     };
     // As for codes: a rotation with no key to sign its access token would leave the client

@@ -15,10 +15,10 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use jsonwebtoken::{Algorithm, Validation};
 use serde_json::json;
 
-use super::tools::Principal;
 use crate::keys::KeyRing;
-use crate::scopes;
+use crate::scopes::Scopes;
 use crate::tokens::access::AccessClaims;
+use crate::tokens::principal::Principal;
 use crate::urls::Urls;
 
 /// Seconds of clock skew tolerated on `exp` and `nbf`.
@@ -41,6 +41,8 @@ pub enum Challenge {
 pub struct Denied {
     pub challenge: Challenge,
     pub prm: String,
+    /// Every scope of the resource (the catalog's), for the 401 challenge's `scope`.
+    pub resource_scopes: Vec<&'static str>,
 }
 
 fn quote(s: &str) -> String {
@@ -50,7 +52,7 @@ fn quote(s: &str) -> String {
 impl IntoResponse for Denied {
     fn into_response(self) -> Response {
         // offline_access is the authorization server's scope, never the resource's.
-        let all = scopes::resource_scopes().join(" ");
+        let all = self.resource_scopes.join(" ");
         let prm = quote(&self.prm);
         let (status, www, error, description) = match &self.challenge {
             Challenge::Missing => (
@@ -198,14 +200,14 @@ pub async fn authenticate(
 
 /// The scopes missing from `principal` among `needed`; if any, every needed scope, for the
 /// step-up challenge (the client asks for all of them at once, not one at a time).
-pub fn require(principal: &Principal, needed: &[&str]) -> Result<(), Challenge> {
+pub fn require(scopes: &Scopes, principal: &Principal, needed: &[&str]) -> Result<(), Challenge> {
     if needed.iter().all(|s| principal.has(s)) {
         return Ok(());
     }
     let mut all: Vec<String> = principal
         .scopes
         .iter()
-        .filter(|s| scopes::resource_scopes().contains(&s.as_str()))
+        .filter(|s| scopes.info(s).is_some())
         .cloned()
         .collect();
     for s in needed {

@@ -1,46 +1,42 @@
-//! What this deployment serves: its tools, resources, resource templates and prompts, and the
-//! capabilities that follow from them. A deployment serves the registries of `tools`, `resources`
-//! and `prompts`; with `MCP_CONFORMANCE_FIXTURES` on, the conformance suite's fixtures
-//! (`mcp::fixtures`) follow them.
+//! What a deployment serves, as a value: its tools, resources, resource templates and prompts,
+//! and what follows from them — the resource's scopes (`scopes::Scopes`) and whether the server
+//! logs.
 //!
-//! Capabilities name only what is there:
-//! - `tools`, `resources`, `prompts` and `completions`: always, since their methods always answer
-//!   (lists may be empty), and never with `listChanged`, since the lists change only with a
-//!   deployment;
-//! - `resources.subscribe`: under 2025 revisions only (2026-07-28 moved subscriptions to
-//!   `subscriptions/listen`, which needs a held-open stream), and only when some resource never
-//!   changes — the only kind a server without a stream can honour a subscription for;
-//! - `logging`: only when some tool sends log messages.
+//! The deployment assembles one [`Catalog`] in one place (the fork-owned `catalog` crate's
+//! `catalog()`), every function's `main` hands it to the application state (`app::AppState`),
+//! and everything scope-shaped is derived from it (docs/ARCHITECTURE.md, "Tools and the catalog"):
+//! `scopes_supported` in both metadata documents, the consent screen's wording, the token
+//! endpoint's scope checks, `tools/list` filtering and the 403 step-up challenge.
 //!
-//! Not for: the methods (see `mcp::protocol::methods`) or the registries' entry types.
+//! Not for: the methods (see `mcp::protocol::methods`), the capabilities they declare (see
+//! `mcp::protocol::methods`), or the tool API itself (see `mcp::tools`).
 
-use std::sync::LazyLock;
+use std::sync::Arc;
 
-use serde_json::{Value, json};
+use crate::mcp::prompts::Prompt;
+use crate::mcp::resources::{Cache, ReadFn, ReadRequest, Resource, ResourceTemplate, match_template};
+use crate::mcp::tools::{DynTool, Tool};
+use crate::scopes::Scopes;
+use crate::tokens::principal::Principal;
 
-use crate::config::Config;
-use crate::mcp::fixtures;
-use crate::mcp::prompts::{self, Prompt};
-use crate::mcp::protocol::Revision;
-use crate::mcp::resources::{self, Cache, ReadFn, ReadRequest, Resource, ResourceTemplate, match_template};
-use crate::mcp::tools::{self, Principal, Tool};
-
+/// The tools, resources and prompts of a deployment.
+#[derive(Clone, Default)]
 pub struct Catalog {
-    pub tools: Vec<&'static Tool>,
-    pub resources: Vec<&'static Resource>,
-    pub templates: Vec<&'static ResourceTemplate>,
-    pub prompts: Vec<&'static Prompt>,
-    /// Some tool sends `notifications/message`, so the `logging` capability is declared.
-    pub logging: bool,
+    tools: Vec<Arc<dyn DynTool>>,
+    resources: Vec<Arc<Resource>>,
+    templates: Vec<Arc<ResourceTemplate>>,
+    prompts: Vec<Arc<Prompt>>,
+    scopes: Scopes,
+    instructions: &'static str,
 }
 
 /// A URI a read can be served for: a fixed resource, or a template with its variables filled in.
-pub enum Found {
-    Resource(&'static Resource),
-    Template(&'static ResourceTemplate, ReadRequest),
+pub enum Found<'a> {
+    Resource(&'a Resource),
+    Template(&'a ResourceTemplate, ReadRequest),
 }
 
-impl Found {
+impl Found<'_> {
     pub fn changes(&self) -> bool {
         match self {
             Found::Resource(r) => r.changes,
@@ -64,68 +60,100 @@ impl Found {
     }
 }
 
-static PRODUCTION: LazyLock<Catalog> = LazyLock::new(|| Catalog {
-    tools: tools::registry().iter().collect(),
-    resources: resources::registry().iter().collect(),
-    templates: resources::templates().iter().collect(),
-    prompts: prompts::registry().iter().collect(),
-    logging: false,
-});
-
-static WITH_FIXTURES: LazyLock<Catalog> = LazyLock::new(|| Catalog {
-    tools: tools::registry().iter().chain(fixtures::tools()).collect(),
-    resources: resources::registry().iter().chain(fixtures::resources()).collect(),
-    templates: resources::templates().iter().chain(fixtures::templates()).collect(),
-    prompts: prompts::registry().iter().chain(fixtures::prompts()).collect(),
-    logging: true,
-});
-
 impl Catalog {
-    /// The catalog `config` asks for.
-    pub fn for_config(config: &Config) -> &'static Catalog {
-        if config.conformance_fixtures {
-            &WITH_FIXTURES
-        } else {
-            &PRODUCTION
-        }
+    /// A catalog serving nothing (its scopes are the two built-in ones).
+    pub fn new() -> Self {
+        Catalog::default()
     }
 
-    /// The deployment's own registries.
-    pub fn production() -> &'static Catalog {
-        &PRODUCTION
+    /// Adds a typed tool (see `mcp::tools::Tool`), state and all.
+    pub fn tool(self, tool: impl Tool) -> Self {
+        self.dyn_tool(Arc::new(tool))
     }
 
-    /// The deployment's registries and the conformance fixtures.
-    pub fn with_fixtures() -> &'static Catalog {
-        &WITH_FIXTURES
+    /// Adds a tool in its object-safe form (a `RawTool`, or one shared with another catalog).
+    pub fn dyn_tool(mut self, tool: Arc<dyn DynTool>) -> Self {
+        self.tools.push(tool);
+        self.scopes = Scopes::new(self.tools.iter().flat_map(|t| t.scopes().iter().copied()));
+        self
     }
 
-    pub fn tool(&self, name: &str) -> Option<&'static Tool> {
-        self.tools.iter().copied().find(|t| t.name == name)
+    pub fn resource(mut self, resource: Resource) -> Self {
+        self.resources.push(Arc::new(resource));
+        self
+    }
+
+    pub fn template(mut self, template: ResourceTemplate) -> Self {
+        self.templates.push(Arc::new(template));
+        self
+    }
+
+    pub fn prompt(mut self, prompt: Prompt) -> Self {
+        self.prompts.push(Arc::new(prompt));
+        self
+    }
+
+    /// What the server tells clients (and their models) about its tools, in `initialize` and
+    /// `server/discover`.
+    pub fn instructions(mut self, text: &'static str) -> Self {
+        self.instructions = text;
+        self
+    }
+
+    pub fn server_instructions(&self) -> &'static str {
+        self.instructions
+    }
+
+    /// The resource's scopes: the built-in two, then those the tools declare.
+    pub fn scopes(&self) -> &Scopes {
+        &self.scopes
+    }
+
+    pub fn tools(&self) -> impl Iterator<Item = &dyn DynTool> {
+        self.tools.iter().map(|t| &**t)
+    }
+
+    pub fn resources(&self) -> impl Iterator<Item = &Resource> {
+        self.resources.iter().map(|r| &**r)
+    }
+
+    pub fn templates(&self) -> impl Iterator<Item = &ResourceTemplate> {
+        self.templates.iter().map(|t| &**t)
+    }
+
+    pub fn prompts(&self) -> impl Iterator<Item = &Prompt> {
+        self.prompts.iter().map(|p| &**p)
+    }
+
+    /// Some tool sends `notifications/message`, so the `logging` capability is declared.
+    pub fn logs(&self) -> bool {
+        self.tools.iter().any(|t| t.logs())
+    }
+
+    pub fn find_tool(&self, name: &str) -> Option<&dyn DynTool> {
+        self.tools().find(|t| t.name() == name)
     }
 
     /// The tools a caller may call: those whose own scopes the caller holds.
-    pub fn visible_tools<'a>(&'a self, principal: &'a Principal) -> impl Iterator<Item = &'static Tool> + 'a {
-        self.tools
-            .iter()
-            .copied()
-            .filter(|t| t.scopes.iter().all(|s| principal.has(s)))
+    pub fn visible_tools<'a>(&'a self, principal: &'a Principal) -> impl Iterator<Item = &'a dyn DynTool> + 'a {
+        self.tools()
+            .filter(|t| t.scopes().iter().all(|s| principal.has(s.name)))
     }
 
-    pub fn prompt(&self, name: &str) -> Option<&'static Prompt> {
-        self.prompts.iter().copied().find(|p| p.name == name)
+    pub fn find_prompt(&self, name: &str) -> Option<&Prompt> {
+        self.prompts().find(|p| p.name == name)
     }
 
-    pub fn template(&self, uri_template: &str) -> Option<&'static ResourceTemplate> {
-        self.templates.iter().copied().find(|t| t.uri_template == uri_template)
+    pub fn find_template(&self, uri_template: &str) -> Option<&ResourceTemplate> {
+        self.templates().find(|t| t.uri_template == uri_template)
     }
 
     /// What serves `uri`: a fixed resource first, then the first template that matches.
-    pub fn resource(&self, uri: &str) -> Option<Found> {
-        if let Some(r) = self.resources.iter().copied().find(|r| r.uri == uri) {
+    pub fn find_resource(&self, uri: &str) -> Option<Found<'_>> {
+        if let Some(r) = self.resources().find(|r| r.uri == uri) {
             return Some(Found::Resource(r));
         }
-        self.templates.iter().copied().find_map(|t| {
+        self.templates().find_map(|t| {
             match_template(t.uri_template, uri).map(|variables| {
                 Found::Template(
                     t,
@@ -138,27 +166,23 @@ impl Catalog {
         })
     }
 
-    /// Whether `resources/subscribe` can be honoured for some resource (see the module docs).
-    pub fn subscribable(&self, revision: Revision) -> bool {
-        !revision.is_modern()
-            && (self.resources.iter().any(|r| !r.changes) || self.templates.iter().any(|t| !t.changes))
+    /// Some resource or template never changes: the only kind a server without a stream can
+    /// honour a `resources/subscribe` for.
+    pub fn has_unchanging_resources(&self) -> bool {
+        self.resources().any(|r| !r.changes) || self.templates().any(|t| !t.changes)
     }
 
-    /// The `capabilities` object for `initialize` and `server/discover`.
-    pub fn capabilities(&self, revision: Revision) -> Value {
-        let mut resources = json!({});
-        if self.subscribable(revision) {
-            resources["subscribe"] = true.into();
+    /// Appends every entry of `other` after this catalog's own.
+    pub fn merge(mut self, other: Catalog) -> Self {
+        self.resources.extend(other.resources);
+        self.templates.extend(other.templates);
+        self.prompts.extend(other.prompts);
+        if self.instructions.is_empty() {
+            self.instructions = other.instructions;
         }
-        let mut caps = json!({
-            "tools": {"listChanged": false},
-            "resources": resources,
-            "prompts": {},
-            "completions": {},
-        });
-        if self.logging {
-            caps["logging"] = json!({});
+        for tool in other.tools {
+            self = self.dyn_tool(tool);
         }
-        caps
+        self
     }
 }

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 
 use crate::crypto::{b64, b64_decode, ct_eq, hmac_b64, sha256_parts};
 use crate::keys::KeyRing;
-use crate::mcp::tools::Principal;
+use crate::tokens::principal::Principal;
 
 /// The client capability each kind of input request needs.
 pub const ELICITATION: &str = "elicitation";

@@ -36,10 +36,10 @@ use serde_json::Value;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use super::auth::{self, Challenge, Denied};
-use super::catalog::Catalog;
 use super::protocol::{self, Answer, Context, McpHeaders, RpcError, ServerInfo, jsonrpc};
 use crate::app::AppState;
 use crate::metrics::{self, Metric};
+use crate::scopes::Scopes;
 use crate::urls::{MCP_PATH, Urls};
 
 /// Largest request body accepted, in bytes. MCP requests are small JSON; this bounds the memory
@@ -247,12 +247,13 @@ pub fn sse_body(notifications: &[Value], answer: &str) -> String {
         .collect()
 }
 
-fn respond(answer: Answer, accepts: Accepts, urls: &Urls) -> Response {
+fn respond(answer: Answer, accepts: Accepts, urls: &Urls, scopes: &Scopes) -> Response {
     match answer {
         Answer::Accepted => StatusCode::ACCEPTED.into_response(),
         Answer::Denied(challenge) => Denied {
             challenge,
             prm: urls.prm(),
+            resource_scopes: scopes.resource_scopes(),
         }
         .into_response(),
         // A stream only for a successful reply with notifications to put first, or for a client
@@ -398,6 +399,7 @@ async fn serve(
             let denied = Denied {
                 challenge,
                 prm: urls.prm(),
+                resource_scopes: state.catalog.scopes().resource_scopes(),
             };
             return Ok((denied.into_response(), "none", "unauthorized"));
         }
@@ -416,13 +418,17 @@ async fn serve(
     let ctx = Context {
         principal,
         store: state.store.clone(),
-        server: ServerInfo::new(&state.config.resource_name),
-        catalog: Catalog::for_config(&state.config),
+        server: ServerInfo::new(&state.config.resource_name, state.catalog.server_instructions()),
+        catalog: state.catalog.clone(),
         keys: state.keys.clone(),
     };
     let answer = protocol::handle(&ctx, &McpHeaders::read(&headers), &bytes).await;
     let outcome = outcome_label(&answer);
-    Ok((respond(answer, accepts, &urls), method_label(&bytes), outcome))
+    Ok((
+        respond(answer, accepts, &urls, state.catalog.scopes()),
+        method_label(&bytes),
+        outcome,
+    ))
 }
 
 #[cfg(test)]

@@ -9,3 +9,4 @@ pub mod codes;
 pub mod grants;
 pub mod lifetimes;
 pub mod pkce;
+pub mod principal;

@@ -106,7 +106,24 @@ pub fn config_with(vars: &[(&str, &str)]) -> Config {
 }
 
 pub fn state(store: Store) -> AppState {
-    AppState::new(config_with(&[]), store)
+    new_state(config_with(&[]), store)
+}
+
+/// A state serving the deployment's catalog (`catalog::catalog()`, as the Lambdas do), with the
+/// conformance fixtures after it when `config` switches them on (as the dev server does).
+pub fn new_state(config: Config, store: Store) -> AppState {
+    serving(AppState::new(config, store))
+}
+
+/// `state` serving the deployment's catalog (and the fixtures, as [`new_state`]).
+pub fn serving(state: AppState) -> AppState {
+    let deployment = catalog::catalog();
+    let catalog = if state.config.conformance_fixtures {
+        conformance_fixtures::append(deployment)
+    } else {
+        deployment
+    };
+    state.with_catalog(catalog)
 }
 
 /// A response, fully read.

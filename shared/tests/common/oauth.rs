@@ -161,7 +161,7 @@ impl Harness {
     }
 
     pub fn with_config(store: Store, vars: &[(&str, &str)]) -> Self {
-        let state = AppState::new(super::config_with(vars), store.clone());
+        let state = super::new_state(super::config_with(vars), store.clone());
         Harness {
             router: app(state.clone()),
             state,
@@ -190,10 +190,10 @@ impl Harness {
         let mut recorders = Vec::new();
         for (name, routes) in functions {
             let (handle, recorder) = store.recording();
-            merged = merged.merge(routes(AppState::new(super::config_with(vars), handle)));
+            merged = merged.merge(routes(super::new_state(super::config_with(vars), handle)));
             recorders.push((name, recorder));
         }
-        let state = AppState::new(super::config_with(vars), store.clone());
+        let state = super::new_state(super::config_with(vars), store.clone());
         (
             Harness {
                 state,

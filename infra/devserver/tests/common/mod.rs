@@ -122,7 +122,11 @@ pub fn config() -> Config {
 pub fn state(config: Config) -> (AppState, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::new(EmbeddedStore::open(&dir.path().join("store.redb"), Clock::system()).expect("open redb"));
-    (AppState::new(config, store), dir)
+    let fixtures = config.conformance_fixtures;
+    (
+        AppState::new(config, store).with_catalog(devserver::catalog(fixtures)),
+        dir,
+    )
 }
 
 /// A response, fully read.

@@ -22,7 +22,6 @@ use crate::clients;
 use crate::crypto::{ct_eq, hmac_b64};
 use crate::endpoints::pages;
 use crate::http::{ApiError, ClientIp};
-use crate::scopes;
 use crate::store::{Table, typed};
 use crate::tokens::grants::{self, Grant};
 
@@ -135,7 +134,12 @@ async fn account_page(
                     .map(|c| c.display_name().to_owned())
                     .unwrap_or_else(|| "An app that no longer exists".to_owned()),
                 host,
-                scopes: scopes::describe(&g.scope).into_iter().map(|s| s.description).collect(),
+                scopes: state
+                    .scopes()
+                    .describe(&g.scope)
+                    .into_iter()
+                    .map(|s| s.description)
+                    .collect(),
                 granted: date(g.created_at),
                 last_used: g.last_used.map(date),
             }

@@ -7,7 +7,7 @@
 use crate::clients::Client;
 use crate::form::Params;
 use crate::resource;
-use crate::scopes;
+use crate::scopes::Scopes;
 use crate::tokens::pkce;
 use crate::urls::Urls;
 
@@ -128,6 +128,7 @@ pub fn validate(
     client: &Client,
     redirect_uri: String,
     urls: &Urls,
+    known: &Scopes,
 ) -> Result<AuthorizeRequest, RedirectError> {
     match p.get("response_type") {
         Some("code") => {}
@@ -167,7 +168,9 @@ pub fn validate(
             "code_challenge must be a base64url SHA-256 digest (43 characters)",
         ));
     }
-    let scope = scopes::parse(p.get("scope")).map_err(|e| redirect_err("invalid_scope", e))?;
+    let scope = known
+        .parse(p.get("scope"))
+        .map_err(|e| redirect_err("invalid_scope", e))?;
     // A client's registered `scope` is not a ceiling: MCP clients register before they know
     // what a tool will need, and step-up authorization asks for more later (MCP 2025-11-25).
     let resource = resource::resolve(p.get("resource"), urls).map_err(|e| redirect_err("invalid_target", e))?;

@@ -85,7 +85,7 @@ pub(super) async fn consent_page(
     let logout_csrf = consent::logout_token(&secret);
     hidden.push(("logout_csrf", &logout_csrf));
     let csrf = consent::csrf_token(&secret, req);
-    let described = scopes::describe(&req.scope);
+    let described = ctx.state.scopes().describe(&req.scope);
     // A metadata-document client names itself; the host that serves its document is what vouches.
     let client_host = match url::Url::parse(&client.client_id) {
         Ok(u) if clients::document::is_document_id(&client.client_id, true) => u.host_str().map(str::to_owned),

@@ -253,7 +253,13 @@ pub(super) fn understand(ctx: &Ctx, client: Option<&Client>) -> Result<(Client, 
             "The address to return to is not one this server sends anyone to.",
         ));
     }
-    match request::validate(&ctx.params, &client, redirect_uri.clone(), &ctx.urls) {
+    match request::validate(
+        &ctx.params,
+        &client,
+        redirect_uri.clone(),
+        &ctx.urls,
+        ctx.state.scopes(),
+    ) {
         Ok(req) => Ok((client, req)),
         Err(error) => Err(Refusal::Redirect {
             client_id: client.client_id,

@@ -2,9 +2,8 @@
 //! filled in from string arguments.
 //!
 //! A developer adds a prompt as they add a tool: one async function building its messages and one
-//! [`Prompt`] entry in [`registry`], with its arguments (each optionally offering completion
-//! values for `completion/complete`). This deployment offers none yet; `prompts/list` answers an
-//! empty list until one is added.
+//! [`Prompt`] added to the deployment's catalog (`mcp::catalog`), with its arguments (each
+//! optionally offering completion values for `completion/complete`).
 //!
 //! Not for: the `prompts/*` methods themselves (see `mcp::protocol::methods::prompts`).
 
@@ -75,9 +74,4 @@ pub struct Prompt {
     pub description: &'static str,
     pub arguments: &'static [PromptArgument],
     pub get: fn(RequestContext, PromptArgs) -> PromptFuture,
-}
-
-/// Every prompt this server offers. Add yours here.
-pub fn registry() -> &'static [Prompt] {
-    &[]
 }

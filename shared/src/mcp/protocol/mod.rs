@@ -61,6 +61,8 @@ pub mod meta;
 pub mod methods;
 pub mod version;
 
+use std::sync::Arc;
+
 use http::StatusCode;
 use serde_json::Value;
 
@@ -72,8 +74,8 @@ pub use version::Revision;
 use crate::keys::KeyRing;
 use crate::mcp::auth::Challenge;
 use crate::mcp::catalog::Catalog;
-use crate::mcp::tools::Principal;
 use crate::store::Store;
+use crate::tokens::principal::Principal;
 
 /// Who is asking and what the server is: everything a method needs besides its params.
 pub struct Context {
@@ -81,7 +83,7 @@ pub struct Context {
     pub store: Store,
     pub server: ServerInfo,
     /// The tools, resources and prompts this deployment serves.
-    pub catalog: &'static Catalog,
+    pub catalog: Arc<Catalog>,
     /// Signing keys, from which the `requestState` seal is derived (see `mcp::input`).
     pub keys: KeyRing,
 }
@@ -217,7 +219,7 @@ async fn handle_batch(
     // All or nothing: a batch that asks for a scope the token lacks runs none of its requests.
     for message in &messages {
         if let Ok(jsonrpc::Message::Request { method, params, .. }) = message
-            && let Err(challenge) = methods::authorize(ctx.catalog, &ctx.principal, method, params.as_ref())
+            && let Err(challenge) = methods::authorize(&ctx.catalog, &ctx.principal, method, params.as_ref())
         {
             return Answer::Denied(challenge);
         }
@@ -324,7 +326,7 @@ async fn request(
         ))
         .into();
     }
-    if let Err(challenge) = methods::authorize(ctx.catalog, &ctx.principal, method, params) {
+    if let Err(challenge) = methods::authorize(&ctx.catalog, &ctx.principal, method, params) {
         return Outcome::Denied(challenge);
     }
     let modern = revision.is_modern();
@@ -349,12 +351,16 @@ async fn request(
         "resources/list" => methods::resources::list(ctx, revision, params),
         "resources/templates/list" => methods::resources::templates(ctx, revision, params),
         "resources/read" => methods::resources::read(ctx, revision, params).await,
-        "resources/subscribe" if ctx.catalog.subscribable(revision) => methods::resources::subscribe(ctx, params),
-        "resources/unsubscribe" if ctx.catalog.subscribable(revision) => methods::resources::unsubscribe(ctx, params),
+        "resources/subscribe" if methods::subscribable(&ctx.catalog, revision) => {
+            methods::resources::subscribe(ctx, params)
+        }
+        "resources/unsubscribe" if methods::subscribable(&ctx.catalog, revision) => {
+            methods::resources::unsubscribe(ctx, params)
+        }
         "prompts/list" => methods::prompts::list(ctx, revision, params),
         "prompts/get" => methods::prompts::get(ctx, revision, params).await,
         "completion/complete" => methods::completion::complete(ctx, params),
-        "logging/setLevel" if !modern && ctx.catalog.logging => methods::logging::set_level(params),
+        "logging/setLevel" if !modern && ctx.catalog.logs() => methods::logging::set_level(params),
         _ => return RpcError::method_not_found(method, modern).into(),
     };
     match outcome {

@@ -2,13 +2,11 @@
 //! [`Resource`] or a family of URIs per [`ResourceTemplate`] (RFC 6570 templates with simple
 //! `{name}` variables, each matching one non-empty path segment).
 //!
-//! A developer adds a resource as they add a tool: one async read function and one entry in
-//! [`registry`] (or [`templates`]). The entry says how a client may cache what it reads (2026-07-28
+//! A developer adds a resource as they add a tool: one async read function and one [`Resource`]
+//! (or [`ResourceTemplate`]) added to the deployment's catalog (`mcp::catalog`). The entry says how a client may cache what it reads (2026-07-28
 //! `ttlMs` and `cacheScope`) and whether its content can change while the server runs: this
 //! server keeps no stream to announce a change on, so only resources that never change accept a
 //! `resources/subscribe`, and a subscription to one of them can never miss an update.
-//!
-//! This deployment offers none yet; `resources/list` answers an empty list until one is added.
 //!
 //! Not for: the `resources/*` methods themselves (see `mcp::protocol::methods::resources`).
 
@@ -121,16 +119,6 @@ pub struct ResourceTemplate {
     /// Values `completion/complete` suggests for each variable.
     pub completions: &'static [(&'static str, &'static [&'static str])],
     pub read: ReadFn,
-}
-
-/// Every resource at a fixed URI this server offers. Add yours here.
-pub fn registry() -> &'static [Resource] {
-    &[]
-}
-
-/// Every resource template this server offers. Add yours here.
-pub fn templates() -> &'static [ResourceTemplate] {
-    &[]
 }
 
 /// One piece of a URI template.

@@ -1,47 +1,47 @@
-//! The tool registry: every tool the MCP server offers, with the scopes it needs.
+//! The tool API: how a tool is written, and what the MCP router holds of one.
 //!
-//! A developer adds a tool by writing one async function and one [`Tool`] entry in [`registry`]:
-//! its name, description, input type (whose JSON Schema is derived with `schemars`), and the
-//! scopes it requires beyond `mcp:tools:execute`. The registry is the one place scopes come from
-//! (docs/ARCHITECTURE.md, decision 7): `scopes_supported` in both metadata documents, the consent screen's
-//! wording, `tools/list` filtering and the 403 step-up challenge all read it.
+//! A tool is a type implementing [`Tool`]: its name, description, the scopes it needs beyond
+//! `mcp:tools:execute` with their consent wording (`scopes::ScopeInfo`), an argument type whose
+//! JSON Schema is derived with `schemars`, and one `async fn call`. The type may hold state (an
+//! HTTP client, configuration) built once per cold start, when the catalog is assembled. The
+//! catalog (`mcp::catalog`) holds each as an `Arc<dyn DynTool>` through the blanket adapter
+//! below, and everything about scopes is derived from it (docs/ARCHITECTURE.md, "Tools and the
+//! catalog").
 //!
-//! A tool can report progress and log messages through `ctx.notify` (see `mcp::notify`), and ask
+//! ```ignore
+//! struct Echo;
+//! impl Tool for Echo {
+//!     type Args = EchoArgs;               // Deserialize + JsonSchema
+//!     const NAME: &'static str = "echo";
+//!     const DESCRIPTION: &'static str = "Says it back.";
+//!     async fn call(&self, _cx: ToolContext, args: EchoArgs) -> ToolResult {
+//!         Ok(ToolOutput::text(args.text))
+//!     }
+//! }
+//! ```
+//!
+//! A tool reaches the caller's own data through `cx.data` (already scoped to the caller: see
+//! `mcp::data`), reports progress and log messages through `cx.notify` (see `mcp::notify`; a
+//! tool that logs sets [`Tool::LOGS`], so the server declares the `logging` capability), and asks
 //! the client for input — a form, a sampling, its roots — by answering
-//! `Err(ToolError::NeedsInput(..))` and reading the answers from `ctx.input` when the client
+//! `Err(ToolError::NeedsInput(..))` and reading the answers from `cx.input` when the client
 //! retries (see `mcp::input`).
 //!
+//! [`RawTool`] is the untyped form, for tools whose schema is written by hand.
+//!
 //! Not for: the MCP protocol (see `mcp::protocol`), authentication (see `mcp::auth`), or which
-//! registries a deployment serves (see `mcp::catalog`).
+//! tools a deployment serves (see `mcp::catalog`).
 
 use std::future::Future;
 use std::pin::Pin;
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::mcp::input::InputRequired;
+use crate::scopes::ScopeInfo;
 
 pub use crate::mcp::context::RequestContext;
-
-/// Who is calling: the validated access token's subject, client and scopes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Principal {
-    pub user_id: String,
-    pub client_id: String,
-    pub scopes: Vec<String>,
-    /// The `kid` of the key that signed the access token (it also seals `requestState`).
-    pub key_id: String,
-    /// A machine client acting for itself (`client_credentials`): `user_id` is then
-    /// `client:<client_id>` (`tokens::access::machine_subject`) and no user record exists, so
-    /// tools keep its data under that id and never read a user for it.
-    pub machine: bool,
-}
-
-impl Principal {
-    pub fn has(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s == scope)
-    }
-}
 
 /// What a tool handler receives besides its arguments.
 pub type ToolContext = RequestContext;
@@ -94,47 +94,115 @@ pub enum ToolError {
 pub type ToolResult = Result<ToolOutput, ToolError>;
 pub type ToolFuture = Pin<Box<dyn Future<Output = ToolResult> + Send>>;
 
-/// One tool.
-pub struct Tool {
+/// A typed tool. Implement this; register it with `Catalog::tool` (see `mcp::catalog`).
+pub trait Tool: Send + Sync + 'static {
+    /// The arguments object; its JSON Schema is the tool's `inputSchema`.
+    type Args: DeserializeOwned + schemars::JsonSchema + Send;
+    const NAME: &'static str;
+    /// A display name (from 2025-06-18); the name when empty.
+    const TITLE: &'static str = "";
+    const DESCRIPTION: &'static str;
+    /// Scopes needed beyond `mcp:tools:execute`, with their consent wording. A scope named here
+    /// is a scope of the server: both metadata documents list it and consent describes it.
+    const SCOPES: &'static [ScopeInfo] = &[];
+    /// The tool sends log messages (`notifications/message`), so the server declares `logging`.
+    const LOGS: bool = false;
+
+    /// MCP tool annotations (`readOnlyHint`, `destructiveHint`, …); none by default.
+    fn annotations(&self) -> Value {
+        serde_json::json!({})
+    }
+
+    /// Runs the tool for the caller `cx.principal` with decoded arguments.
+    fn call(&self, cx: ToolContext, args: Self::Args) -> impl Future<Output = ToolResult> + Send;
+}
+
+/// What the catalog holds of a tool: the object-safe form of [`Tool`] (every `Tool` is one), or a
+/// [`RawTool`].
+pub trait DynTool: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    fn title(&self) -> &'static str;
+    fn description(&self) -> &'static str;
+    fn input_schema(&self) -> Value;
+    fn scopes(&self) -> &'static [ScopeInfo];
+    fn logs(&self) -> bool;
+    fn annotations(&self) -> Value;
+    /// Decodes `args` (absent reads as `{}`) and runs the tool.
+    fn call_json<'a>(&'a self, cx: ToolContext, args: Value) -> Pin<Box<dyn Future<Output = ToolResult> + Send + 'a>>;
+}
+
+impl<T: Tool> DynTool for T {
+    fn name(&self) -> &'static str {
+        T::NAME
+    }
+    fn title(&self) -> &'static str {
+        if T::TITLE.is_empty() { T::NAME } else { T::TITLE }
+    }
+    fn description(&self) -> &'static str {
+        T::DESCRIPTION
+    }
+    fn input_schema(&self) -> Value {
+        schema::<T::Args>()
+    }
+    fn scopes(&self) -> &'static [ScopeInfo] {
+        T::SCOPES
+    }
+    fn logs(&self) -> bool {
+        T::LOGS
+    }
+    fn annotations(&self) -> Value {
+        Tool::annotations(self)
+    }
+    fn call_json<'a>(&'a self, cx: ToolContext, args: Value) -> Pin<Box<dyn Future<Output = ToolResult> + Send + 'a>> {
+        Box::pin(async move {
+            let args = arguments::<T::Args>(args)?;
+            self.call(cx, args).await
+        })
+    }
+}
+
+/// An untyped tool: its schema by hand and a function of the raw arguments. For tools whose
+/// schema no Rust type derives (the conformance fixtures' JSON Schema 2020-12 tool, say).
+pub struct RawTool {
     pub name: &'static str,
     pub title: &'static str,
     pub description: &'static str,
     /// JSON Schema of the arguments object.
     pub input_schema: fn() -> Value,
     /// Scopes needed beyond `mcp:tools:execute`.
-    pub scopes: &'static [&'static str],
+    pub scopes: &'static [ScopeInfo],
+    /// Sends log messages (see [`Tool::LOGS`]).
+    pub logs: bool,
     /// MCP tool annotations (`readOnlyHint`, `destructiveHint`, …).
     pub annotations: fn() -> Value,
     pub call: fn(ToolContext, Value) -> ToolFuture,
 }
 
-pub mod notes;
-pub mod whoami;
-
-/// Every tool this server offers. Add yours here. (What a deployment serves, and who may see
-/// which tool, is `mcp::catalog`'s.)
-pub fn registry() -> &'static [Tool] {
-    static TOOLS: std::sync::LazyLock<Vec<Tool>> = std::sync::LazyLock::new(|| {
-        vec![
-            whoami::tool(),
-            notes::list_tool(),
-            notes::get_tool(),
-            notes::add_tool(),
-            notes::delete_tool(),
-        ]
-    });
-    &TOOLS
-}
-
-/// Every scope some tool declares, in registry order, without repeats.
-pub fn declared_scopes() -> Vec<&'static str> {
-    let mut out: Vec<&'static str> = Vec::new();
-    for scope in registry().iter().flat_map(|t| t.scopes.iter()) {
-        if !out.contains(scope) {
-            out.push(scope);
-        }
+impl DynTool for RawTool {
+    fn name(&self) -> &'static str {
+        self.name
     }
-    out
+    fn title(&self) -> &'static str {
+        self.title
+    }
+    fn description(&self) -> &'static str {
+        self.description
+    }
+    fn input_schema(&self) -> Value {
+        (self.input_schema)()
+    }
+    fn scopes(&self) -> &'static [ScopeInfo] {
+        self.scopes
+    }
+    fn logs(&self) -> bool {
+        self.logs
+    }
+    fn annotations(&self) -> Value {
+        (self.annotations)()
+    }
+    fn call_json<'a>(&'a self, cx: ToolContext, args: Value) -> Pin<Box<dyn Future<Output = ToolResult> + Send + 'a>> {
+        (self.call)(cx, args)
+    }
 }
 
 /// The JSON Schema of a tool's argument type.
@@ -151,7 +219,7 @@ pub fn schema<T: schemars::JsonSchema>() -> Value {
 }
 
 /// Decodes a tool's arguments (absent arguments read as `{}`).
-pub fn arguments<T: serde::de::DeserializeOwned>(args: Value) -> Result<T, ToolError> {
+pub fn arguments<T: DeserializeOwned>(args: Value) -> Result<T, ToolError> {
     let args = if args.is_null() { serde_json::json!({}) } else { args };
     serde_json::from_value(args).map_err(|e| ToolError::InvalidArguments(e.to_string()))
 }

@@ -30,7 +30,7 @@ fn candidates(ctx: &Context, params: &Map<String, Value>, argument: &str) -> Res
             let name = field(reference, "name", "ref.name")?;
             let prompt = ctx
                 .catalog
-                .prompt(name)
+                .find_prompt(name)
                 .ok_or_else(|| RpcError::invalid_params(format!("Unknown prompt: {name}")))?;
             let arg = prompt
                 .arguments
@@ -43,7 +43,7 @@ fn candidates(ctx: &Context, params: &Map<String, Value>, argument: &str) -> Res
             let uri = field(reference, "uri", "ref.uri")?;
             let template = ctx
                 .catalog
-                .template(uri)
+                .find_template(uri)
                 .ok_or_else(|| RpcError::invalid_params(format!("Unknown resource template: {uri}")))?;
             if !template.uri_template.contains(&format!("{{{argument}}}")) {
                 return Err(RpcError::invalid_params(format!(

@@ -23,8 +23,8 @@ use super::version::Revision;
 use crate::mcp::auth::{self, Challenge};
 use crate::mcp::catalog::Catalog;
 use crate::mcp::resources::{Cache, CacheScope};
-use crate::mcp::tools::Principal;
 use crate::scopes::{TOOLS_EXECUTE, TOOLS_READ};
+use crate::tokens::principal::Principal;
 
 /// How long a client may reuse a `tools/list` answer (2026-07-28 `ttlMs`). The list changes only
 /// with a deployment, so a few minutes of staleness costs nothing.
@@ -86,14 +86,13 @@ pub struct ServerInfo {
 }
 
 impl ServerInfo {
-    /// This build, with the deployment's display name.
-    pub fn new(title: impl Into<String>) -> Self {
+    /// This build, with the deployment's display name and the catalog's instructions.
+    pub fn new(title: impl Into<String>, instructions: &'static str) -> Self {
         ServerInfo {
             name: env!("CARGO_PKG_NAME"),
             version: env!("CARGO_PKG_VERSION"),
             title: title.into(),
-            instructions: "Tools that act for the signed-in user: notes_* keep private notes (only this user \
-                           sees them); whoami tells who the user is. Call notes_list to find a note's id.",
+            instructions,
         }
     }
 
@@ -118,25 +117,55 @@ pub fn authorize(
     params: Option<&Value>,
 ) -> Result<(), Challenge> {
     match method {
-        "tools/list" => auth::require(principal, &[TOOLS_READ]),
+        "tools/list" => auth::require(catalog.scopes(), principal, &[TOOLS_READ]),
         "tools/call" => {
-            auth::require(principal, &[TOOLS_EXECUTE])?;
+            auth::require(catalog.scopes(), principal, &[TOOLS_EXECUTE])?;
             match params
                 .and_then(|p| p.get("name"))
                 .and_then(Value::as_str)
-                .and_then(|name| catalog.tool(name))
+                .and_then(|name| catalog.find_tool(name))
             {
                 Some(tool) => {
                     let needed: Vec<&str> = std::iter::once(TOOLS_EXECUTE)
-                        .chain(tool.scopes.iter().copied())
+                        .chain(tool.scopes().iter().map(|s| s.name))
                         .collect();
-                    auth::require(principal, &needed)
+                    auth::require(catalog.scopes(), principal, &needed)
                 }
                 None => Ok(()),
             }
         }
         _ => Ok(()),
     }
+}
+
+/// Whether `resources/subscribe` can be honoured under `revision`: under 2025 revisions only
+/// (2026-07-28 moved subscriptions to `subscriptions/listen`, which needs a held-open stream), and
+/// only when some resource never changes — the only kind a server without a stream can honour a
+/// subscription for.
+pub fn subscribable(catalog: &Catalog, revision: Revision) -> bool {
+    !revision.is_modern() && catalog.has_unchanging_resources()
+}
+
+/// The `capabilities` object for `initialize` and `server/discover`. Capabilities name only what
+/// is there: `tools`, `resources`, `prompts` and `completions` always, since their methods always
+/// answer (lists may be empty), and never with `listChanged`, since the catalog changes only with
+/// a deployment; `resources.subscribe` when [`subscribable`]; `logging` only when some tool of
+/// the catalog says it logs.
+pub fn capabilities(catalog: &Catalog, revision: Revision) -> Value {
+    let mut resources = json!({});
+    if subscribable(catalog, revision) {
+        resources["subscribe"] = true.into();
+    }
+    let mut caps = json!({
+        "tools": {"listChanged": false},
+        "resources": resources,
+        "prompts": {},
+        "completions": {},
+    });
+    if catalog.logs() {
+        caps["logging"] = json!({});
+    }
+    caps
 }
 
 /// `initialize` (2025-03-26 to 2025-11-25 basic/lifecycle).
@@ -147,7 +176,7 @@ pub fn initialize(ctx: &Context, params: Option<&Value>) -> Outcome {
     let revision = Revision::negotiate(requested);
     Outcome::result(json!({
         "protocolVersion": revision.as_str(),
-        "capabilities": ctx.catalog.capabilities(revision),
+        "capabilities": capabilities(&ctx.catalog, revision),
         "serverInfo": ctx.server.implementation(revision),
         "instructions": ctx.server.instructions,
     }))
@@ -158,7 +187,7 @@ pub fn initialize(ctx: &Context, params: Option<&Value>) -> Outcome {
 pub fn discover(ctx: &Context) -> Outcome {
     Outcome::result(json!({
         "supportedVersions": Revision::supported(),
-        "capabilities": ctx.catalog.capabilities(Revision::V2026_07_28),
+        "capabilities": capabilities(&ctx.catalog, Revision::V2026_07_28),
         "instructions": ctx.server.instructions,
         "ttlMs": DISCOVER_TTL_MS,
         "cacheScope": "public",

@@ -38,7 +38,7 @@ pub fn list(ctx: &Context, revision: Revision, params: Option<&Value>) -> Outcom
     if let Err(e) = no_cursor(params, "prompts/list") {
         return e.into();
     }
-    let prompts: Vec<Value> = ctx.catalog.prompts.iter().map(|p| prompt_entry(p, revision)).collect();
+    let prompts: Vec<Value> = ctx.catalog.prompts().map(|p| prompt_entry(p, revision)).collect();
     Outcome::result(with_cache(json!({ "prompts": prompts }), revision, LIST_CACHE))
 }
 
@@ -91,7 +91,7 @@ pub async fn get(ctx: &Context, revision: Revision, params: Option<&Value>) -> O
     let Some(name) = params.get("name").and_then(Value::as_str) else {
         return RpcError::invalid_params("prompts/get needs params.name, a string").into();
     };
-    let Some(prompt) = ctx.catalog.prompt(name) else {
+    let Some(prompt) = ctx.catalog.find_prompt(name) else {
         return RpcError::invalid_params(format!("Unknown prompt: {name}")).into();
     };
     let args = match arguments(prompt, params.get("arguments")) {

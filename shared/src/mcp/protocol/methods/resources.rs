@@ -31,8 +31,7 @@ pub fn list(ctx: &Context, revision: Revision, params: Option<&Value>) -> Outcom
     }
     let resources: Vec<Value> = ctx
         .catalog
-        .resources
-        .iter()
+        .resources()
         .map(|r| {
             let mut entry = Map::new();
             entry.insert("uri".into(), r.uri.into());
@@ -57,8 +56,7 @@ pub fn templates(ctx: &Context, revision: Revision, params: Option<&Value>) -> O
     }
     let templates: Vec<Value> = ctx
         .catalog
-        .templates
-        .iter()
+        .templates()
         .map(|t| {
             let mut entry = Map::new();
             entry.insert("uriTemplate".into(), t.uri_template.into());
@@ -94,7 +92,7 @@ pub async fn read(ctx: &Context, revision: Revision, params: Option<&Value>) -> 
         Err(e) => return e.into(),
     };
     let modern = revision.is_modern();
-    let Some(found) = ctx.catalog.resource(uri) else {
+    let Some(found) = ctx.catalog.find_resource(uri) else {
         return RpcError::resource_not_found(uri, modern).into();
     };
     let run = match prepare(ctx, revision, "resources/read", uri, &Value::Null, params).await {
@@ -147,7 +145,7 @@ pub fn subscribe(ctx: &Context, params: Option<&Value>) -> Outcome {
         Ok(found) => found,
         Err(e) => return e.into(),
     };
-    match ctx.catalog.resource(uri) {
+    match ctx.catalog.find_resource(uri) {
         None => RpcError::resource_not_found(uri, false).into(),
         Some(found) if found.changes() => RpcError::invalid_params(format!(
             "{uri} can change, and this server keeps no stream to announce updates on: read it again when you need it"
@@ -164,7 +162,7 @@ pub fn unsubscribe(ctx: &Context, params: Option<&Value>) -> Outcome {
         Ok(found) => found,
         Err(e) => return e.into(),
     };
-    match ctx.catalog.resource(uri) {
+    match ctx.catalog.find_resource(uri) {
         None => RpcError::resource_not_found(uri, false).into(),
         Some(_) => Outcome::result(json!({})),
     }

@@ -46,7 +46,7 @@ fn progress_token(params: &Map<String, Value>) -> Option<Value> {
 
 /// The least severe log level a request receives (see `mcp::notify`).
 fn log_level(ctx: &Context, revision: Revision, params: &Map<String, Value>) -> Result<Option<LogLevel>, RpcError> {
-    if !ctx.catalog.logging {
+    if !ctx.catalog.logs() {
         return Ok(None);
     }
     if !revision.is_modern() {
@@ -108,12 +108,7 @@ pub async fn prepare<'a>(
         (Input::unavailable(), false)
     };
     Ok(Run {
-        context: RequestContext {
-            principal: ctx.principal.clone(),
-            store: ctx.store.clone(),
-            notify,
-            input,
-        },
+        context: RequestContext::new(ctx.principal.clone(), ctx.store.clone(), notify, input),
         retried,
         seal,
     })

@@ -10,16 +10,16 @@ use super::super::version::Revision;
 use super::run::{self, prepare};
 use super::{Outcome, TOOLS_TTL_MS, no_cursor, object, title};
 use crate::mcp::resources::{Cache, CacheScope};
-use crate::mcp::tools::{Tool, ToolError, ToolOutput};
+use crate::mcp::tools::{DynTool, ToolError, ToolOutput};
 use crate::metrics::{self, Metric};
 
-fn tool_entry(tool: &Tool, revision: Revision) -> Value {
+fn tool_entry(tool: &dyn DynTool, revision: Revision) -> Value {
     let mut entry = Map::new();
-    entry.insert("name".into(), tool.name.into());
-    title(&mut entry, revision, tool.title);
-    entry.insert("description".into(), tool.description.into());
-    entry.insert("inputSchema".into(), (tool.input_schema)());
-    let annotations = (tool.annotations)();
+    entry.insert("name".into(), tool.name().into());
+    title(&mut entry, revision, tool.title());
+    entry.insert("description".into(), tool.description().into());
+    entry.insert("inputSchema".into(), tool.input_schema());
+    let annotations = tool.annotations();
     if annotations.as_object().is_some_and(|a| !a.is_empty()) {
         entry.insert("annotations".into(), annotations);
     }
@@ -28,7 +28,7 @@ fn tool_entry(tool: &Tool, revision: Revision) -> Value {
 
 /// `tools/list`: the tools whose scopes the caller holds, in catalog order (2026-07-28 asks for a
 /// deterministic order). The list depends on the token, so only that caller may cache it
-/// (`cacheScope: "private"`). No store call: the registry is static.
+/// (`cacheScope: "private"`). No store call: the catalog is built at start.
 pub fn list(ctx: &Context, revision: Revision, params: Option<&Value>) -> Outcome {
     let params = match object(params, "tools/list") {
         Ok(p) => p,
@@ -78,7 +78,7 @@ pub async fn call(ctx: &Context, revision: Revision, params: Option<&Value>) -> 
         Some(args @ Value::Object(_)) => args.clone(),
         Some(_) => return RpcError::invalid_params("tools/call params.arguments must be an object").into(),
     };
-    let Some(tool) = ctx.catalog.tool(name) else {
+    let Some(tool) = ctx.catalog.find_tool(name) else {
         return RpcError::invalid_params(format!("Unknown tool: {name}")).into();
     };
     let run = match prepare(ctx, revision, "tools/call", name, &arguments, params).await {
@@ -89,8 +89,8 @@ pub async fn call(ctx: &Context, revision: Revision, params: Option<&Value>) -> 
     // Latency of the tool's own code (store calls included), per tool: the catalog bounds the
     // dimension's values.
     let started = std::time::Instant::now();
-    let called = (tool.call)(run.context.clone(), arguments).await;
-    let dims = [("Tool", tool.name)];
+    let called = tool.call_json(run.context.clone(), arguments).await;
+    let dims = [("Tool", tool.name())];
     metrics::duration(Metric::ToolLatency, started.elapsed().as_secs_f64() * 1000.0, &dims);
     let failure = match &called {
         Err(ToolError::Failed(_)) => Some("failed"),
@@ -98,7 +98,7 @@ pub async fn call(ctx: &Context, revision: Revision, params: Option<&Value>) -> 
         _ => None,
     };
     if let Some(kind) = failure {
-        metrics::count_with(Metric::ToolErrors, &[("Tool", tool.name), ("Kind", kind)]);
+        metrics::count_with(Metric::ToolErrors, &[("Tool", tool.name()), ("Kind", kind)]);
     }
     let result = match called {
         Ok(output) => call_result(output, false, revision),
