@@ -41,7 +41,7 @@ pub mod budget {
     /// An authorize request with a live session and remembered consent.
     pub const REMEMBERED_AUTHORIZE: usize = 3;
     /// The first MCP request for a grant after the revocation window: one read of the grant
-    /// (`mcp::revocation`), at most once per grant per window per instance.
+    /// (`tokens::liveness`), at most once per grant per window per instance.
     pub const REVOCATION_LOOK: usize = 1;
 }
 
@@ -534,7 +534,7 @@ pub async fn walk(config: Config, backend: Arc<dyn Backend>) -> Result<Vec<Figur
             body: reply.text(),
         });
     }
-    // The revocation check (mcp::revocation): past the window, one read of the grant.
+    // The revocation check (tokens::liveness): past the window, one read of the grant.
     let window = w.deployment.config.lifetimes.revocation_window;
     w.deployment.clock().advance(window + 1);
     let reply = w

@@ -29,7 +29,7 @@ pub const FUNCTIONS: [(&str, Routes); 6] = [
     ("AuthorizeFunction", mcp_oauth::endpoints::authorize::routes),
     ("TokenFunction", mcp_oauth::endpoints::token::routes),
     ("RevokeFunction", mcp_oauth::endpoints::revoke::routes),
-    ("McpFunction", mcp_oauth::mcp::transport::routes),
+    ("McpFunction", mcp_oauth::endpoints::mcp::routes),
 ];
 
 /// A response, fully read.

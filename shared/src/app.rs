@@ -29,8 +29,8 @@ pub struct AppState {
     pub keys: KeyRing,
     /// Sends verification codes and reset links.
     pub mailer: SharedMailer,
-    /// What this instance remembers of grant liveness (see `mcp::revocation`).
-    pub liveness: Arc<crate::mcp::revocation::Liveness>,
+    /// What this instance remembers of grant liveness (see `tokens::liveness`).
+    pub liveness: Arc<crate::tokens::liveness::Liveness>,
     /// The tools, resources and prompts this deployment serves, and the scopes they declare.
     pub catalog: Arc<Catalog>,
 }
@@ -70,7 +70,7 @@ impl AppState {
             config.lifetimes.key_rotation,
             config.lifetimes.access_token,
         );
-        let liveness = Arc::new(crate::mcp::revocation::Liveness::new(
+        let liveness = Arc::new(crate::tokens::liveness::Liveness::new(
             config.lifetimes.revocation_window,
         ));
         AppState {

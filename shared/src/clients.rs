@@ -7,6 +7,7 @@
 pub mod assertion;
 mod auth;
 pub mod document;
+pub mod jwks;
 pub mod metadata;
 pub mod redirect_uri;
 

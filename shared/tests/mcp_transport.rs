@@ -231,7 +231,7 @@ async fn no_session_id_is_issued() {
 async fn oversize_body_is_refused() {
     let (store, _, _dir) = embedded();
     let s = session(store).await;
-    let text = "x".repeat(mcp_oauth::mcp::transport::MAX_BODY);
+    let text = "x".repeat(mcp_oauth::endpoints::mcp::MAX_BODY);
     let body = rpc(
         1,
         "tools/call",
@@ -486,7 +486,7 @@ async fn a_cold_function_reads_its_keys_once() {
     assert_eq!(
         cold.store.calls(),
         before + 2,
-        "one key query and one look at the grant (mcp::revocation) on a cold start"
+        "one key query and one look at the grant (tokens::liveness) on a cold start"
     );
     assert_eq!(send(&cold.router, req()).await.status, StatusCode::OK);
     assert_eq!(cold.store.calls(), before + 2, "none once warm");

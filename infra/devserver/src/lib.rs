@@ -19,7 +19,7 @@ pub fn functions() -> Vec<(&'static str, Routes)> {
         ("AuthorizeFunction", mcp_oauth::endpoints::authorize::routes),
         ("TokenFunction", mcp_oauth::endpoints::token::routes),
         ("RevokeFunction", mcp_oauth::endpoints::revoke::routes),
-        ("McpFunction", mcp_oauth::mcp::transport::routes),
+        ("McpFunction", mcp_oauth::endpoints::mcp::routes),
     ]
 }
 

@@ -36,7 +36,7 @@ async fn rest_api_v1_mcp_event_is_decoded_and_answered_with_the_bearer_challenge
     let mut config = common::config();
     config.public_url = None;
     let (state, _dir) = common::state(config);
-    let lambda = function(mcp_oauth::mcp::transport::routes, state);
+    let lambda = function(mcp_oauth::endpoints::mcp::routes, state);
     let reply = send(&lambda, req.map(axum::body::Body::new)).await;
     assert_eq!(reply.status.as_u16(), 401, "{}", reply.text());
     let www = reply.header("www-authenticate").unwrap_or_default();

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use crate::clients::redirect_uri;
-use crate::clients::{AuthMethod, assertion};
+use crate::clients::{AuthMethod, jwks};
 use crate::scopes::Scopes;
 
 pub const MAX_REDIRECT_URIS: usize = 10;
@@ -246,7 +246,7 @@ impl Registration {
 }
 
 /// `jwks`, `jwks_uri` and `token_endpoint_auth_signing_alg`, checked: a `private_key_jwt` client
-/// needs exactly one of `jwks` (public signing keys only, see `clients::assertion::check_jwks`) and
+/// needs exactly one of `jwks` (public signing keys only, see `clients::jwks::check_jwks`) and
 /// `jwks_uri` (https, or http on loopback for development; fetched only under the metadata
 /// documents' guards). RFC 7591 §2 forbids sending both.
 fn keys(fields: &mut Map<String, Value>, auth_method: AuthMethod) -> Result<Vec<(&'static str, Value)>, MetadataError> {
@@ -257,7 +257,7 @@ fn keys(fields: &mut Map<String, Value>, auth_method: AuthMethod) -> Result<Vec<
         return Err(Metadata("send jwks or jwks_uri, not both".into()));
     }
     if let Some(jwks) = jwks {
-        assertion::check_jwks(&jwks).map_err(Metadata)?;
+        jwks::check_jwks(&jwks).map_err(Metadata)?;
         out.push(("jwks", jwks));
     }
     if let Some(uri) = jwks_uri {
@@ -285,11 +285,11 @@ fn keys(fields: &mut Map<String, Value>, auth_method: AuthMethod) -> Result<Vec<
     }
     if let Some(alg) = take(fields, "token_endpoint_auth_signing_alg") {
         let alg = text(alg, "token_endpoint_auth_signing_alg", MAX_TEXT)?;
-        if !assertion::ALGORITHMS.contains(&alg.as_str()) {
+        if !jwks::ALGORITHMS.contains(&alg.as_str()) {
             return Err(Metadata(format!(
                 "token_endpoint_auth_signing_alg {} is not supported; supported: {}",
                 quoted(&alg),
-                assertion::ALGORITHMS.join(", ")
+                jwks::ALGORITHMS.join(", ")
             )));
         }
         out.push(("token_endpoint_auth_signing_alg", alg.into()));

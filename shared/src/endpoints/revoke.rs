@@ -3,7 +3,7 @@
 //! Revoking a refresh token revokes its whole grant; so does revoking an access token (one this
 //! issuer signed for the same client), through the grant reference it carries, and the MCP
 //! function then refuses the grant's access tokens within its revocation window (see
-//! `mcp::revocation`). An unknown or already revoked token still gets 200, as RFC 7009 §2.2
+//! `tokens::liveness`). An unknown or already revoked token still gets 200, as RFC 7009 §2.2
 //! requires, so the answer reveals nothing about which tokens exist.
 //!
 //! The client is authenticated without fetching a metadata document (see

@@ -122,7 +122,7 @@ fn bearer<'a>(headers: &'a HeaderMap, query: Option<&str>) -> Result<&'a str, Ch
 }
 
 /// Validates the request's access token for this resource and returns who it speaks for, with
-/// the reference of its grant when the token carries one (see `mcp::revocation`).
+/// the reference of its grant when the token carries one (see `tokens::liveness`).
 pub async fn authenticate(
     keys: &KeyRing,
     urls: &Urls,

@@ -17,6 +17,4 @@ pub mod notify;
 pub mod prompts;
 pub mod protocol;
 pub mod resources;
-pub mod revocation;
 pub mod tools;
-pub mod transport;

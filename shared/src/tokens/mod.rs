@@ -8,5 +8,6 @@ pub mod access;
 pub mod codes;
 pub mod grants;
 pub mod lifetimes;
+pub mod liveness;
 pub mod pkce;
 pub mod principal;

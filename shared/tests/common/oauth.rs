@@ -26,7 +26,7 @@ pub fn app(state: AppState) -> Router {
         .merge(mcp_oauth::endpoints::authorize::routes(state.clone()))
         .merge(mcp_oauth::endpoints::token::routes(state.clone()))
         .merge(mcp_oauth::endpoints::revoke::routes(state.clone()))
-        .merge(mcp_oauth::mcp::transport::routes(state));
+        .merge(mcp_oauth::endpoints::mcp::routes(state));
     mcp_oauth::http::with_fallbacks(merged)
 }
 
@@ -184,7 +184,7 @@ impl Harness {
             ("AuthorizeFunction", mcp_oauth::endpoints::authorize::routes),
             ("TokenFunction", mcp_oauth::endpoints::token::routes),
             ("RevokeFunction", mcp_oauth::endpoints::revoke::routes),
-            ("McpFunction", mcp_oauth::mcp::transport::routes),
+            ("McpFunction", mcp_oauth::endpoints::mcp::routes),
         ];
         let mut merged = Router::new();
         let mut recorders = Vec::new();

@@ -85,7 +85,7 @@ const REVOKE: Access = &[
     (Table::Tickets, Op::Create),
 ];
 
-// Grants Get: the revocation check, at most once per grant per window (see `mcp::revocation`).
+// Grants Get: the revocation check, at most once per grant per window (see `tokens::liveness`).
 const MCP: Access = &[
     (Table::Keys, Op::QueryByOwner),
     (Table::Grants, Op::Get),

@@ -123,10 +123,11 @@ impl RpcError {
         )
     }
 
-    /// `UnsupportedProtocolVersionError`: lists what is supported and echoes what was asked for.
-    pub fn unsupported_version(requested: &str) -> Self {
+    /// `UnsupportedProtocolVersionError`: lists what is `supported` (the caller, `version`, knows)
+    /// and echoes what was asked for.
+    pub fn unsupported_version(requested: &str, supported: &[&str]) -> Self {
         RpcError {
-            data: Some(json!({"supported": super::version::Revision::supported(), "requested": requested})),
+            data: Some(json!({"supported": supported, "requested": requested})),
             ..RpcError::new(
                 UNSUPPORTED_PROTOCOL_VERSION,
                 StatusCode::BAD_REQUEST,

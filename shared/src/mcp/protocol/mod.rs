@@ -2,7 +2,7 @@
 //! the rules of the protocol revision the request is under.
 //!
 //! Not for: what HTTP does the same way in every revision — Origin, authentication, body size,
-//! content types, SSE framing (see `mcp::transport`) — nor the tools themselves (`mcp::tools`).
+//! content types, SSE framing (see `endpoints::mcp`) — nor the tools themselves (`mcp::tools`).
 //!
 //! # Which revision rule each behaviour follows
 //!

@@ -100,7 +100,7 @@ impl Revision {
 ///   being treated as 2025-03-26.
 pub fn of_request(header: Option<&str>, body: &Value) -> Result<Revision, RpcError> {
     match header {
-        Some(v) => Revision::parse(v).ok_or_else(|| RpcError::unsupported_version(v)),
+        Some(v) => Revision::parse(v).ok_or_else(|| RpcError::unsupported_version(v, &Revision::supported())),
         None if meta::version(body.get("params")).is_some() => Err(RpcError::header_mismatch(
             "the MCP-Protocol-Version header is required when _meta names a protocol version",
         )),

@@ -35,9 +35,9 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
-use super::auth::{self, Challenge, Denied};
-use super::protocol::{self, Answer, Context, McpHeaders, RpcError, ServerInfo, jsonrpc};
 use crate::app::AppState;
+use crate::mcp::auth::{self, Challenge, Denied};
+use crate::mcp::protocol::{self, Answer, Context, McpHeaders, RpcError, ServerInfo, jsonrpc};
 use crate::metrics::{self, Metric};
 use crate::scopes::Scopes;
 use crate::urls::{MCP_PATH, Urls};
@@ -376,7 +376,7 @@ async fn serve(
     check_host(&headers, &urls)?;
     check_origin(&headers, &urls, &state.config.allowed_origins)?;
     let authenticated = match auth::authenticate(&state.keys, &urls, &headers, uri.query()).await {
-        // Revocation reaches here within the window (see `mcp::revocation`).
+        // Revocation reaches here within the window (see `tokens::liveness`).
         Ok((principal, Some(grant_ref))) => match state.liveness.is_live(&state.store, &grant_ref).await {
             Ok(true) => Ok(principal),
             Ok(false) => Err(Challenge::Invalid(
