@@ -195,7 +195,12 @@ async fn an_unreachable_document_shows_an_error_page() {
     );
     drop(closed);
     let reply = h.browser().get(&Harness::authorize_url(&client(&url), &[])).await;
-    assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply.text().contains("metadata document could not be fetched"),
+        "{}",
+        reply.text()
+    );
     assert!(reply.header("location").is_none());
 }
 

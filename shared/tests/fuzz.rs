@@ -147,11 +147,7 @@ impl World {
                     .collect::<String>()
             );
         }
-        // The one deliberate 5xx: a client id naming a metadata document that cannot be fetched
-        // is the client's host failing, answered 502 (docs/RELIABILITY.md).
-        let unreachable_document =
-            reply.status == StatusCode::BAD_GATEWAY && reply.text().contains("metadata document could not be fetched");
-        if reply.status.is_server_error() && !unreachable_document {
+        if reply.status.is_server_error() {
             return Err(TestCaseError::fail(format!(
                 "{what}: {} {}",
                 reply.status,

@@ -204,17 +204,13 @@ pub(super) async fn lookup(
     }
     // A client identified by its metadata document URL, not cached yet: fetch it now.
     if let (None, Some(id)) = (&client, client_id) {
-        use clients::document::{DocumentError, ResolveError, resolve};
+        use clients::document::{ResolveError, resolve};
         client = match resolve(&state.store, id, state.config.cimd_allow_loopback).await {
             Ok(found) => found,
             Err(ResolveError::Store(e)) => return Err(e.into()),
-            Err(ResolveError::Document(e @ DocumentError::Unreachable)) => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_GATEWAY,
-                    ErrorCode::InvalidClient,
-                    e.to_string(),
-                ));
-            }
+            // Unreachable or not: a client whose document this server cannot read is not a
+            // client it knows, 400 `invalid_client` (RFC 6749 §4.1.2.1: shown, never redirected).
+            // A client id names any host it likes, so no input may earn a 5xx here.
             Err(ResolveError::Document(e)) => {
                 return Err(ApiError::bad_request(ErrorCode::InvalidClient, e.to_string()));
             }
