@@ -36,8 +36,8 @@ else
 fi
 
 section "cargo lambda build --release --arm64 (${functions[*]})"
-# One build per function, as `sam build` makes them: built together, cargo would unify the
-# shared crate's features (SES for authorize) across every function.
+# One build per function, as `sam build` makes them (`--bin`, features resolved over the
+# workspace's default members: the six functions, never the dev server's or the tests').
 start=$(date +%s)
 for f in "${functions[@]}"; do
     cargo lambda build --release --arm64 --bin "$f"
