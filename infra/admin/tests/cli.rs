@@ -234,7 +234,12 @@ async fn every_command_works_and_prints_no_secret(fx: Fixture) {
     let theirs = fx.ok(&["--json", "grants", "list", "--client", "other"]).json();
     assert_eq!(theirs[0]["user_id"], fx.other_user.as_str());
     let revoked = fx.ok(&["grants", "revoke", short[1]]);
-    assert!(revoked.stdout.contains(short[1]));
+    assert!(
+        revoked.stdout.contains(short[1]),
+        "{short:?}: {}{}",
+        revoked.stdout,
+        revoked.stderr
+    );
     assert_eq!(fx.run(&["grants", "revoke", short[1]]).code, 1, "already revoked");
     assert_eq!(fx.run(&["grants", "revoke", "ab"]).code, 1, "too short a prefix");
 
